@@ -1,0 +1,125 @@
+"""The Tongban facade: load the knowledge once, then answer questions in text or structured form.
+
+Channels, Rasa actions and the hotline command all come through here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from tongban.answers import (
+    Answer,
+    Question,
+    QuestionKind,
+    answer_item,
+    clarify,
+    programme_answer,
+    scheme_answer,
+    unknown_item,
+)
+from tongban.dates import parse_date, server_as_of
+from tongban.errors import BadArgument
+from tongban.kb import KnowledgeBase, load_knowledge
+from tongban.kb.model import Scheme
+from tongban.questions import detect_kind
+from tongban.regions import Place, Role
+from tongban.resolve import Candidate, ItemResolver, is_confident
+from tongban.text import compact
+
+_PROGRAMME_CUES = ("跨省通办", "通办", "多少项", "哪些事项", "哪些业务", "什么业务", "能办什么", "哪些事")
+
+
+@dataclass(frozen=True)
+class Places:
+    home: Place | None
+    at: Place | None
+
+
+class Tongban:
+    """Built once per process (the knowledge base and indexes are immutable afterwards)."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self.regions = kb.regions
+        self.resolver = ItemResolver(kb.items)
+        self._scheme_names = sorted(
+            ((compact(n), s) for s in kb.schemes.values() for n in (s.name, *s.aliases)),
+            key=lambda pair: -len(pair[0]),
+        )
+
+    @classmethod
+    def load(cls, root: Path | str | None = None, warm: bool = False) -> Tongban:
+        tongban = cls(load_knowledge(root))
+        if warm:
+            tongban.resolver.warm_up()
+        return tongban
+
+    # -- understanding -------------------------------------------------------------------------
+
+    def place(self, name: str | None) -> Place | None:
+        """Resolve an explicit place argument; unknown names are a BadArgument."""
+        if name is None or not name.strip():
+            return None
+        place = self.regions.resolve(name)
+        if place is None:
+            raise BadArgument(f"没有找到地名“{name.strip()}”，请写省或城市名称，例如 广东 或 深圳")
+        return place
+
+    def places_in(self, text: str) -> Places:
+        """The 户籍地 and 所在地 mentioned in a message (the last of each wins)."""
+        home = at = None
+        for mention in self.regions.find(text):
+            if mention.role is Role.HOME:
+                home = mention.place
+            else:
+                at = mention.place
+        return Places(home, at)
+
+    def candidates(self, text: str, limit: int = 5) -> list[Candidate]:
+        return self.resolver.candidates(text, limit)
+
+    def scheme_in(self, text: str) -> Scheme | None:
+        key = compact(text)
+        return next((s for name, s in self._scheme_names if name and name in key), None)
+
+    # -- answering -----------------------------------------------------------------------------
+
+    def answer(self, question: Question) -> Answer:
+        if question.item_id not in self.kb.items:
+            raise BadArgument(f"没有编号为“{question.item_id}”的事项，可用 tongban search 查找")
+        return answer_item(self.kb, question)
+
+    def ask(
+        self,
+        text: str,
+        home: str | Place | None = None,
+        at: str | Place | None = None,
+        as_of: dt.date | str | None = None,
+        kind: QuestionKind | str | None = None,
+        item: str | None = None,
+    ) -> Answer:
+        """Answer a free-text question; explicit places, date, kind and item win over the text."""
+        day = parse_date(as_of) if as_of else server_as_of()
+        found = self.places_in(text or "")
+        home_place = home if isinstance(home, Place) else self.place(home) or found.home
+        at_place = at if isinstance(at, Place) else self.place(at) or found.at
+        question_kind = QuestionKind(kind) if kind else detect_kind(text or "")
+        item_id = item
+        if item_id is None:
+            candidates = self.candidates(text or "")
+            if is_confident(candidates):
+                item_id = candidates[0].item_id
+            else:
+                scheme = self.scheme_in(text or "")
+                if scheme is not None:
+                    return scheme_answer(self.kb, scheme, day)
+                if candidates:
+                    return clarify(candidates, day)
+                if any(cue in compact(text or "") for cue in _PROGRAMME_CUES):
+                    return programme_answer(self.kb, day)
+                return unknown_item(self.kb, day)
+        if question_kind is None:
+            question_kind = QuestionKind.CAN if (home_place or at_place) else QuestionKind.OVERVIEW
+        return self.answer(Question(question_kind, item_id, day, home_place, at_place))

@@ -1,0 +1,150 @@
+"""The `tongban` command, for hotline staff and policy editors: ask, item, search, kb check.
+
+Every failure is one clear line on stderr with exit code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from tongban.answers import KIND_LABELS, QuestionKind
+from tongban.assistant import Tongban
+from tongban.dates import format_date, parse_date, server_as_of
+from tongban.errors import BadArgument, TongbanError
+from tongban.kb.loader import KnowledgeErrors, check_knowledge
+
+EXIT_USAGE = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, not usage + message
+        raise BadArgument(f"参数有误：{message}（运行 tongban --help 查看用法）")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tongban", description="通办助手：跨省通办事项查询（热线坐席和政策编辑使用）")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    ask = sub.add_parser("ask", help="用一句话提问")
+    ask.add_argument("question", help="问题，例如：我是江西人，在深圳打工，能领结婚证吗")
+    ask.add_argument("--home", help="户籍地（或参保地），例如 江西")
+    ask.add_argument("--at", help="所在地/办理地，例如 深圳")
+    ask.add_argument("--as-of", help="按哪一天的政策回答，YYYY-MM-DD（默认今天或 TONGBAN_AS_OF）")
+    ask.add_argument("--kind", choices=[k.value for k in QuestionKind], help="问题类型")
+    ask.add_argument("--json", action="store_true", help="输出 JSON")
+
+    item = sub.add_parser("item", help="查看一个事项的全部信息")
+    item.add_argument("id", help="事项编号，例如 marriage_registration")
+    item.add_argument("--as-of", help="日期 YYYY-MM-DD")
+    item.add_argument("--json", action="store_true", help="输出 JSON")
+
+    search = sub.add_parser("search", help="按关键词查找事项")
+    search.add_argument("keywords", nargs="+", help="关键词，例如 换驾照")
+    search.add_argument("--json", action="store_true", help="输出 JSON")
+
+    kb = sub.add_parser("kb", help="知识库维护")
+    kb_sub = kb.add_subparsers(dest="kb_command", parser_class=_Parser)
+    kb_sub.add_parser("check", help="检查知识库格式、引用、日期和来源")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+        return _run(args)
+    except TongbanError as error:
+        print(f"tongban: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command is None:
+        return _interactive()
+    if args.command == "kb":
+        if args.kb_command != "check":
+            raise BadArgument("请使用 tongban kb check")
+        return _kb_check()
+    tongban = Tongban.load()
+    if args.command == "ask":
+        answer = tongban.ask(args.question, home=args.home, at=args.at, as_of=args.as_of, kind=args.kind)
+        _emit(answer.to_dict() if args.json else answer.text(), args.json)
+    elif args.command == "item":
+        _emit(_item_view(tongban, args.id, args.as_of, args.json), args.json)
+    elif args.command == "search":
+        found = tongban.candidates(" ".join(args.keywords), limit=10)
+        if args.json:
+            _emit([{"item": c.item_id, "name": c.name, "score": c.score} for c in found], True)
+        elif not found:
+            print("没有找到相关事项，请换个说法。")
+        else:
+            for c in found:
+                print(f"{c.score:.2f}  {c.item_id:<36} {c.name}")
+    return 0
+
+
+def _emit(payload, as_json: bool) -> None:
+    print(json.dumps(payload, ensure_ascii=False, indent=2) if as_json else payload)
+
+
+def _item_view(tongban: Tongban, item_id: str, as_of: str | None, as_json: bool):
+    if item_id not in tongban.kb.items:
+        raise BadArgument(f"没有编号为“{item_id}”的事项，可用 tongban search 查找")
+    day = parse_date(as_of) if as_of else server_as_of()
+    answers = {k: tongban.ask("", item=item_id, as_of=day, kind=k) for k in QuestionKind if k is not QuestionKind.CAN}
+    if as_json:
+        return {k.value: a.to_dict() for k, a in answers.items()}
+    item = tongban.kb.items[item_id]
+    blocks = [f"{item.name}（{item.id}）  按{format_date(day)}的政策  最近核实：{format_date(item.last_verified)}"]
+    for kind, answer in answers.items():
+        blocks.append(f"【{KIND_LABELS[kind]}】\n{answer.text(with_sources=False)}")
+    sources = tongban.kb.sources_for(item.sources + tuple(s for st in item.stages for s in st.sources))
+    blocks.append("【来源】\n" + "\n".join(f"[{i}] {s.citation()}" for i, s in enumerate(sources, 1)))
+    return "\n\n".join(blocks)
+
+
+def _kb_check() -> int:
+    try:
+        kb, problems = check_knowledge()
+    except KnowledgeErrors as failure:
+        for error in failure.errors:
+            print(f"tongban kb check: {error}", file=sys.stderr)
+        print(f"共 {len(failure.errors)} 处问题。", file=sys.stderr)
+        return EXIT_USAGE
+    for problem in problems:
+        print(f"tongban kb check: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
+    stages = sum(len(i.stages) for i in kb.items.values())
+    print(
+        f"知识库检查通过：{len(kb.items)} 个事项、{stages} 个阶段、{len(kb.sources)} 条来源、"
+        f"{len(kb.documents)} 种材料、{len(kb.channels)} 个渠道、{len(kb.schemes)} 个区域通办、"
+        f"{len(kb.regions.provinces)} 个省级行政区、{len(kb.regions.cities)} 个城市。"
+    )
+    return 0
+
+
+def _interactive() -> int:
+    """A simple prompt for hotline staff: type a question, get the answer."""
+    tongban = Tongban.load(warm=True)
+    print("通办助手（输入问题后回车；输入“退出”或按 Ctrl-D 结束）")
+    while True:
+        try:
+            line = input("您> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if line in {"退出", "exit", "quit"}:
+            return 0
+        if not line:
+            continue
+        try:
+            print(tongban.ask(line).text() + "\n")
+        except TongbanError as error:
+            print(f"{error}\n")

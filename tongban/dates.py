@@ -1,0 +1,50 @@
+"""The date an answer is given for: today, TONGBAN_AS_OF, or a message's `as_of` metadata.
+
+Answers depend on it because pilots start and end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from tongban.errors import BadArgument
+
+AS_OF_ENV = "TONGBAN_AS_OF"
+
+
+def parse_date(value: Any) -> dt.date:
+    """Parse YYYY-MM-DD (a date object passes through); raise BadArgument otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    text = str(value).strip()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadArgument(f"日期“{text}”无法识别，请写成 YYYY-MM-DD，例如 2025-05-10") from None
+
+
+def server_as_of(environ: Mapping[str, str] | None = None) -> dt.date:
+    """The server-wide date: TONGBAN_AS_OF if set, otherwise today."""
+    env = os.environ if environ is None else environ
+    value = env.get(AS_OF_ENV, "").strip()
+    return parse_date(value) if value else dt.date.today()
+
+
+def message_as_of(metadata: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> dt.date:
+    """A message's `as_of` metadata wins over the server date; a malformed one is ignored."""
+    if metadata and metadata.get("as_of"):
+        try:
+            return parse_date(metadata["as_of"])
+        except BadArgument:
+            pass
+    return server_as_of(environ)
+
+
+def format_date(day: dt.date) -> str:
+    """Chinese date as users read it: 2025年5月10日."""
+    return f"{day.year}年{day.month}月{day.day}日"

@@ -1,0 +1,417 @@
+"""Load the YAML knowledge base into typed records, validating every file, key and reference.
+
+`load_knowledge` fails with all problems found; `check_knowledge` adds the editorial checks
+(orphans, shared aliases) that `tongban kb check` reports.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tongban.errors import KnowledgeError, TongbanError
+from tongban.kb.model import (
+    CHANNEL_KINDS,
+    MODES,
+    NATIONWIDE,
+    PLACE_RULES,
+    Batch,
+    Channel,
+    Document,
+    DocumentNeed,
+    Fact,
+    Item,
+    KnowledgeBase,
+    Mode,
+    Programme,
+    Scheme,
+    Source,
+    Stage,
+)
+from tongban.kb.schema import Record
+from tongban.regions import Place, RegionIndex
+
+KNOWLEDGE_ENV = "TONGBAN_KNOWLEDGE"
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+ITEM_KEYS = (
+    "id", "name", "aliases", "category", "department", "modes", "channels", "place_rule", "summary",
+    "steps", "documents", "eligibility", "time_limit", "fees", "validity", "notes", "not_covered",
+    "sources", "valid_from", "last_verified", "related", "stages",
+)  # fmt: skip
+STAGE_KEYS = ("id", "name", "from", "until", "regions", "summary", "documents", "eligibility", "sources")
+SOURCE_KEYS = ("id", "title", "issuer", "ref", "date", "url", "grade")
+GRADES = ("A", "B", "C", "D")
+
+
+class KnowledgeErrors(TongbanError):
+    """Every problem found while loading; the message is the first one, on one line."""
+
+    def __init__(self, errors: list[KnowledgeError]):
+        self.errors = errors
+        more = f"（另有 {len(errors) - 1} 处问题，运行 tongban kb check 查看全部）" if len(errors) > 1 else ""
+        super().__init__(f"知识库有误：{errors[0]}{more}")
+
+
+def default_root() -> Path:
+    configured = os.environ.get(KNOWLEDGE_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "knowledge"
+
+
+def load_knowledge(root: Path | str | None = None) -> KnowledgeBase:
+    return _Builder(Path(root) if root else default_root()).build()
+
+
+def check_knowledge(root: Path | str | None = None) -> tuple[KnowledgeBase, list[str]]:
+    """Load strictly and add editorial problems; returns the base and the problems found."""
+    kb = load_knowledge(root)
+    return kb, _editorial_problems(kb)
+
+
+class _Builder:
+    def __init__(self, root: Path):
+        self.root = root
+        self.errors: list[KnowledgeError] = []
+        self.sources: dict[str, Source] = {}
+        self.documents: dict[str, Document] = {}
+        self.channels: dict[str, Channel] = {}
+        self.regions: RegionIndex | None = None
+
+    def build(self) -> KnowledgeBase:
+        if not self.root.is_dir():
+            raise KnowledgeErrors(
+                [KnowledgeError(str(self.root), None, None, "知识库目录不存在", f"请检查路径或设置 {KNOWLEDGE_ENV}")]
+            )
+        try:
+            self.regions = RegionIndex.from_dir(self.root / "regions")
+        except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
+            raise KnowledgeErrors(
+                [KnowledgeError(self._rel(self.root / "regions"), None, None, f"地区数据无法读取（{exc}）",
+                                "请恢复 provinces.yaml 和 cities.yaml")]  # fmt: skip
+            ) from None
+        self._catalogue("sources", self._source, self.sources)
+        self._catalogue("documents", self._document, self.documents)
+        self._catalogue("channels", self._channel, self.channels)
+        items = self._items()
+        programme = self._programme()
+        schemes = self._schemes()
+        self._check_references(items, programme, schemes)
+        if self.errors:
+            raise KnowledgeErrors(self.errors)
+        return KnowledgeBase(
+            root=str(self.root),
+            items=items,
+            sources=self.sources,
+            documents=self.documents,
+            channels=self.channels,
+            programme=programme,
+            schemes=schemes,
+            regions=self.regions,
+        )
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _rel(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.root.parent))
+        except ValueError:
+            return str(path)
+
+    def _read(self, path: Path) -> Any:
+        try:
+            return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f"第 {mark.line + 1} 行" if mark else "某处"
+            self.errors.append(
+                KnowledgeError(self._rel(path), None, None, f"YAML 格式错误（{line}）",
+                               "请检查缩进、冒号和引号是否成对")  # fmt: skip
+            )
+        except (OSError, UnicodeDecodeError) as exc:
+            self.errors.append(KnowledgeError(self._rel(path), None, None, f"无法读取（{exc}）", "请保存为 UTF-8 文本"))
+        return None
+
+    def _catalogue(self, folder: str, make, into: dict) -> None:
+        for path in sorted((self.root / folder).glob("*.yaml")):
+            data = self._read(path)
+            if data is None:
+                continue
+            file = self._rel(path)
+            top = Record(data, file, None, self.errors)
+            for record in top.records(folder):
+                record.label = f"{folder} {record.data.get('id', '?')}"
+                made = make(record)
+                if not made.id:
+                    continue
+                if made.id in into:
+                    record._error("id", f"id “{made.id}”重复", "同一目录下 id 必须唯一，请改名或删除重复的一条")
+                else:
+                    into[made.id] = made
+
+    def _source(self, r: Record) -> Source:
+        r.allow_only(SOURCE_KEYS)
+        return Source(
+            id=r.identifier(), title=r.text("title"), issuer=r.text("issuer"), ref=r.text("ref", False),
+            date=r.source_date(), url=r.text("url"), grade=r.choice("grade", GRADES),
+        )  # fmt: skip
+
+    def _document(self, r: Record) -> Document:
+        r.allow_only(("id", "name", "note"))
+        return Document(id=r.identifier(), name=r.text("name"), note=r.text("note", False))
+
+    def _channel(self, r: Record) -> Channel:
+        r.allow_only(("id", "name", "kind", "note", "url", "sources"))
+        channel = Channel(
+            id=r.identifier(), name=r.text("name"), kind=r.choice("kind", CHANNEL_KINDS),
+            note=r.text("note", False), url=r.text("url", False), sources=r.texts("sources"),
+        )  # fmt: skip
+        self._need_sources(r, channel.sources)
+        return channel
+
+    # -- items ---------------------------------------------------------------------------------
+
+    def _items(self) -> dict[str, Item]:
+        items: dict[str, Item] = {}
+        for path in sorted((self.root / "items").rglob("*.yaml")):
+            data = self._read(path)
+            if data is None:
+                continue
+            label = f"事项 {data.get('id', path.stem)}" if isinstance(data, dict) else f"事项 {path.stem}"
+            r = Record(data, self._rel(path), label, self.errors)
+            item = self._item(r, self._rel(path))
+            if item is None:
+                continue
+            if item.id != path.stem:
+                r._error("id", f"id “{item.id}”与文件名“{path.name}”不一致", f"请把文件改名为 {item.id}.yaml")
+            if item.id in items:
+                r._error("id", f"事项 id “{item.id}”重复（另见 {items[item.id].file}）", "请改用唯一的 id")
+                continue
+            items[item.id] = item
+        if not items:
+            self.errors.append(KnowledgeError(self._rel(self.root / "items"), None, None, "没有任何事项", "请添加事项文件"))
+        return items
+
+    def _documents(self, r: Record, key: str, required: bool) -> tuple[DocumentNeed, ...] | None:
+        if key not in r.data and not required:
+            return None
+        needs = []
+        for entry in r.records(key, required):
+            entry.allow_only(("doc", "condition"))
+            doc_id = entry.text("doc")
+            if not doc_id:
+                continue
+            doc = self.documents.get(doc_id)
+            if doc is None:
+                entry._error("doc", f"材料“{doc_id}”不在材料目录中", "请在 knowledge/documents/ 中添加，或改用已有的 id")
+                continue
+            needs.append(DocumentNeed(doc, entry.text("condition", False)))
+        return tuple(needs)
+
+    def _need_sources(self, r: Record, ids: tuple[str, ...]) -> None:
+        for source_id in ids:
+            if source_id not in self.sources:
+                r._error("sources", f"来源“{source_id}”不在来源目录中", "请在 knowledge/sources/ 中添加该来源，或改用已有的 id")
+
+    def _item(self, r: Record, file: str) -> Item | None:
+        r.allow_only(ITEM_KEYS)
+        item_id = r.identifier()
+        channel_ids = r.texts("channels")
+        channels = []
+        for channel_id in channel_ids:
+            if channel_id in self.channels:
+                channels.append(self.channels[channel_id])
+            else:
+                r._error("channels", f"渠道“{channel_id}”不在渠道目录中", "请在 knowledge/channels/ 中添加，或改用已有的 id")
+        modes = r.texts("modes", allow_empty=True)
+        for mode in modes:
+            if mode not in MODES:
+                r._error("modes", f"“{mode}”不是办理模式", f"只能是：{'、'.join(MODES)}")
+        sources = r.texts("sources")
+        self._need_sources(r, sources)
+        stages = tuple(s for s in (self._stage(s) for s in r.records("stages")) if s is not None)
+        self._check_timeline(r, stages)
+        valid_from, last_verified = r.date("valid_from"), r.date("last_verified")
+        documents = self._documents(r, "documents", False)
+        if documents is None and any(s.documents is None for s in stages):
+            r._error("documents", "缺少材料清单", "请填写事项的 documents，或在每个阶段里分别填写 documents")
+        if not item_id or valid_from is None or last_verified is None:
+            return None
+        return Item(
+            id=item_id, name=r.text("name"), aliases=r.texts("aliases"), category=r.text("category"),
+            department=r.text("department"), modes=modes, channels=tuple(channels),
+            place_rule=r.choice("place_rule", PLACE_RULES, "at"), summary=r.text("summary"),
+            steps=r.texts("steps"), documents=documents or (), stages=stages, sources=sources,
+            valid_from=valid_from, last_verified=last_verified, file=file,
+            eligibility=r.texts("eligibility", False), time_limit=r.text("time_limit", False),
+            fees=r.text("fees", False), validity=r.text("validity", False),
+            notes=r.texts("notes", False), not_covered=r.texts("not_covered", False),
+            related=r.texts("related", False),
+        )  # fmt: skip
+
+    def _places(self, r: Record, key: str) -> tuple[Place, ...] | None:
+        names = r.texts(key)
+        if names == (NATIONWIDE,):
+            return ()
+        places = []
+        for name in names:
+            place = self.regions.resolve(name) if name != NATIONWIDE else None
+            if place is None:
+                fix = "“全国”只能单独使用" if name == NATIONWIDE else "请写省或地级市的全称，例如 湖北省武汉市"
+                r._error(key, f"地区“{name}”无法识别", fix)
+                continue
+            places.append(place)
+        return tuple(places) if places or not names else None
+
+    def _stage(self, r: Record) -> Stage | None:
+        r.allow_only(STAGE_KEYS)
+        sources = r.texts("sources")
+        self._need_sources(r, sources)
+        start, end = r.date("from"), r.date("until", required=False)
+        regions = self._places(r, "regions")
+        eligibility = r.texts("eligibility", False) if "eligibility" in r.data else None
+        stage = Stage(
+            id=r.identifier(), name=r.text("name"), start=start, end=end, regions=regions or (),
+            summary=r.text("summary"), sources=sources, documents=self._documents(r, "documents", False),
+            eligibility=eligibility,
+        )  # fmt: skip
+        if start and end and end < start:
+            r._error("until", f"结束日期 {end} 早于开始日期 {start}", "请检查两个日期")
+        return stage if start and regions is not None else None
+
+    def _check_timeline(self, r: Record, stages: tuple[Stage, ...]) -> None:
+        for index, (prev, cur) in enumerate(zip(stages, stages[1:], strict=False), start=1):
+            if cur.start <= prev.start:
+                r._error(f"stages[{index}].from", f"阶段“{cur.id}”不晚于前一阶段“{prev.id}”", "阶段请按开始日期先后排列")
+            elif prev.end is None or prev.end >= cur.start:
+                r._error(
+                    f"stages[{index - 1}].until",
+                    f"阶段“{prev.id}”与“{cur.id}”时间重叠",
+                    f"请把“{prev.id}”的 until 设为 {cur.start} 之前的一天",
+                )
+        ids = [s.id for s in stages]
+        for stage_id in {i for i in ids if ids.count(i) > 1}:
+            r._error("stages", f"阶段 id “{stage_id}”重复", "同一事项内阶段 id 必须唯一")
+
+    # -- programme and schemes -----------------------------------------------------------------
+
+    def _facts(self, r: Record) -> tuple[Fact, ...]:
+        facts = []
+        for f in r.records("facts", required=False):
+            f.allow_only(("text", "from", "sources"))
+            sources = f.texts("sources")
+            self._need_sources(f, sources)
+            start = f.date("from")
+            if start:
+                facts.append(Fact(f.text("text"), start, sources))
+        return tuple(facts)
+
+    def _batch(self, r: Record) -> Batch:
+        r.allow_only(("name", "count", "due", "from", "ref", "examples", "sources"))
+        sources = r.texts("sources")
+        self._need_sources(r, sources)
+        return Batch(
+            name=r.text("name"), count=r.integer("count") or 0, sources=sources,
+            due=r.date("due", False) or r.date("from", False), ref=r.text("ref", False),
+            examples=r.texts("examples", False),
+        )  # fmt: skip
+
+    def _programme(self) -> Programme | None:
+        path = self.root / "programme.yaml"
+        data = self._read(path) if path.exists() else None
+        if data is None:
+            return None
+        top = Record(data, self._rel(path), "programme", self.errors)
+        r = Record(top.data.get("programme"), top.file, "programme", self.errors)
+        r.allow_only(("name", "summary", "total_items", "batches", "expansions", "modes", "facts"))
+        modes = []
+        for m in r.records("modes"):
+            m.allow_only(("name", "summary", "from", "sources"))
+            sources = m.texts("sources")
+            self._need_sources(m, sources)
+            modes.append(Mode(m.choice("name", MODES), m.text("summary"), m.date("from"), sources))
+        return Programme(
+            name=r.text("name"), summary=r.text("summary"), total_items=r.integer("total_items") or 0,
+            batches=tuple(self._batch(b) for b in r.records("batches")),
+            expansions=tuple(self._batch(b) for b in r.records("expansions", False)),
+            modes=tuple(modes), facts=self._facts(r),
+        )  # fmt: skip
+
+    def _schemes(self) -> dict:
+        path = self.root / "schemes.yaml"
+        data = self._read(path) if path.exists() else None
+        if data is None:
+            return {}
+        top = Record(data, self._rel(path), "schemes", self.errors)
+        schemes = {}
+        for r in top.records("schemes"):
+            r.label = f"区域 {r.data.get('id', '?')}"
+            r.allow_only(("id", "name", "aliases", "members", "from", "item_count", "summary", "facts", "sources"))
+            sources = r.texts("sources")
+            self._need_sources(r, sources)
+            scheme = Scheme(
+                id=r.identifier(), name=r.text("name"), aliases=r.texts("aliases", False),
+                members=self._places(r, "members") or (), start=r.date("from"), summary=r.text("summary"),
+                sources=sources, item_count=r.integer("item_count", False), facts=self._facts(r),
+            )  # fmt: skip
+            if scheme.id in schemes:
+                r._error("id", f"区域 id “{scheme.id}”重复", "请改用唯一的 id")
+            schemes[scheme.id] = scheme
+        return schemes
+
+    def _check_references(self, items: dict[str, Item], programme, schemes) -> None:
+        for item in items.values():
+            for related in item.related:
+                if related not in items:
+                    self.errors.append(
+                        KnowledgeError(item.file, f"事项 {item.id}", "related", f"相关事项“{related}”不存在",
+                                       "请改成已有事项的 id，或删除这一项")  # fmt: skip
+                    )
+            if not item.stages:
+                self.errors.append(
+                    KnowledgeError(item.file, f"事项 {item.id}", "stages", "没有任何阶段", "请至少写一个阶段（from、regions、summary、sources）")
+                )
+
+
+def _editorial_problems(kb: KnowledgeBase) -> list[str]:
+    """Orphaned catalogue entries and aliases shared by two items."""
+    used_sources: set[str] = set()
+    used_docs: set[str] = set()
+    used_channels: set[str] = set()
+    for item in kb.items.values():
+        used_sources.update(item.sources)
+        used_channels.update(c.id for c in item.channels)
+        used_docs.update(n.doc.id for n in item.documents)
+        for stage in item.stages:
+            used_sources.update(stage.sources)
+            used_docs.update(n.doc.id for n in stage.documents or ())
+    for channel in kb.channels.values():
+        if channel.id in used_channels:
+            used_sources.update(channel.sources)
+    if kb.programme:
+        for group in (kb.programme.batches, kb.programme.expansions, kb.programme.modes, kb.programme.facts):
+            for entry in group:
+                used_sources.update(entry.sources)
+    for scheme in kb.schemes.values():
+        used_sources.update(scheme.sources)
+        for fact in scheme.facts:
+            used_sources.update(fact.sources)
+    problems = []
+    for label, catalogue, used in (
+        ("来源", kb.sources, used_sources),
+        ("材料", kb.documents, used_docs),
+        ("渠道", kb.channels, used_channels),
+    ):
+        for entry_id in sorted(set(catalogue) - used):
+            problems.append(f"{label}“{entry_id}”没有被任何事项引用（孤儿）：请引用它或删除")
+    owners: dict[str, str] = {}
+    for item in kb.items.values():
+        for term in {item.name, *item.aliases}:
+            if term in owners and owners[term] != item.id:
+                problems.append(f"说法“{term}”同时属于事项 {owners[term]} 和 {item.id}：请只留在一个事项里")
+            owners.setdefault(term, item.id)
+    return problems

@@ -1,0 +1,191 @@
+"""Typed, immutable records of the knowledge base, as the loader builds them from YAML.
+
+Every fact-bearing record names its sources and the date it applies from.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from tongban.regions import Place, RegionIndex
+
+MODES = ("全程网办", "异地代收代办", "多地联办")
+CHANNEL_KINDS = ("app", "mini_program", "website", "window", "hotline")
+PLACE_RULES = ("at", "home", "both")
+NATIONWIDE = "全国"
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    title: str
+    issuer: str
+    ref: str
+    date: str  # YYYY, YYYY-MM or YYYY-MM-DD: sources are sometimes dated only by month
+    url: str
+    grade: str
+
+    def citation(self) -> str:
+        """One line a citizen can follow: 《标题》（文号，日期）网址."""
+        ref = f"{self.ref}，" if self.ref and self.ref not in (self.title, self.issuer) else ""
+        return f"《{self.title}》（{ref}{self.issuer}，{self.date}）{self.url}"
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    name: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    name: str
+    kind: str
+    note: str = ""
+    url: str = ""
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DocumentNeed:
+    """A document an item asks for, and when."""
+
+    doc: Document
+    condition: str = ""
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    name: str
+    start: dt.date
+    end: dt.date | None
+    regions: tuple[Place, ...]  # empty means nationwide
+    summary: str
+    sources: tuple[str, ...]
+    documents: tuple[DocumentNeed, ...] | None = None
+    eligibility: tuple[str, ...] | None = None
+
+    @property
+    def nationwide(self) -> bool:
+        return not self.regions
+
+    def active_on(self, day: dt.date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+    def region_names(self) -> str:
+        return NATIONWIDE if self.nationwide else "、".join(p.label for p in self.regions)
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    category: str
+    department: str
+    modes: tuple[str, ...]
+    channels: tuple[Channel, ...]
+    place_rule: str
+    summary: str
+    steps: tuple[str, ...]
+    documents: tuple[DocumentNeed, ...]
+    stages: tuple[Stage, ...]
+    sources: tuple[str, ...]
+    valid_from: dt.date
+    last_verified: dt.date
+    file: str
+    eligibility: tuple[str, ...] = ()
+    time_limit: str = ""
+    fees: str = ""
+    validity: str = ""
+    notes: tuple[str, ...] = ()
+    not_covered: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()
+
+    def stage_on(self, day: dt.date) -> Stage | None:
+        return next((s for s in self.stages if s.active_on(day)), None)
+
+    def documents_on(self, day: dt.date) -> tuple[DocumentNeed, ...]:
+        stage = self.stage_on(day)
+        if stage and stage.documents is not None:
+            return stage.documents
+        return self.documents
+
+    def eligibility_on(self, day: dt.date) -> tuple[str, ...]:
+        stage = self.stage_on(day)
+        if stage and stage.eligibility is not None:
+            return stage.eligibility
+        return self.eligibility
+
+
+@dataclass(frozen=True)
+class Fact:
+    text: str
+    start: dt.date
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Batch:
+    name: str
+    count: int
+    sources: tuple[str, ...]
+    due: dt.date | None = None
+    ref: str = ""
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    summary: str
+    start: dt.date
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Programme:
+    name: str
+    summary: str
+    total_items: int
+    batches: tuple[Batch, ...]
+    expansions: tuple[Batch, ...]
+    modes: tuple[Mode, ...]
+    facts: tuple[Fact, ...]
+
+
+@dataclass(frozen=True)
+class Scheme:
+    id: str
+    name: str
+    aliases: tuple[str, ...]
+    members: tuple[Place, ...]
+    start: dt.date
+    summary: str
+    sources: tuple[str, ...]
+    item_count: int | None = None
+    facts: tuple[Fact, ...] = ()
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    root: str
+    items: dict[str, Item]
+    sources: dict[str, Source]
+    documents: dict[str, Document]
+    channels: dict[str, Channel]
+    programme: Programme | None
+    schemes: dict[str, Scheme]
+    regions: RegionIndex
+    warnings: tuple[str, ...] = field(default=())
+
+    def sources_for(self, ids: tuple[str, ...] | list[str]) -> list[Source]:
+        seen: dict[str, Source] = {}
+        for source_id in ids:
+            if source_id in self.sources and source_id not in seen:
+                seen[source_id] = self.sources[source_id]
+        return list(seen.values())

@@ -1,0 +1,169 @@
+"""Which item a citizen means: exact aliases, jieba word overlap and fuzzy matching for typos.
+
+Returns ranked candidates with scores so the assistant can ask "您是想问以下哪一项？".
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+import jieba
+from rapidfuzz import fuzz, process
+
+from tongban.kb.model import Item
+from tongban.text import compact
+
+EXACT_BASE, EXACT_SPAN = 0.75, 0.25  # exact alias hit: 0.83 (2 chars) .. 1.0 (6+ chars)
+FUZZY_MIN_RATIO, FUZZY_WEIGHT = 74, 0.8  # one typo in a 4-character name still matches
+WORDS_BASE, WORDS_SPAN, WORDS_MIN_SHARE = 0.45, 0.35, 0.5
+CONFIDENT, MARGIN, MIN_SCORE = 0.8, 0.08, 0.5
+SOLE_MATCH = 0.58  # a lone candidate (say, one typo in a four-character name) is taken
+_PUNCT = re.compile(r"[\s\W_]+")
+# Words that say nothing about which item is meant.
+_STOPWORDS = frozenset(
+    "办理 申请 办 怎么 如何 需要 可以 能 吗 呢 的 了 我 在 去 想 要 请问 什么 哪里 业务 手续 跨省 异地 通办 "
+    "全国 登记 证明".split()
+)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    item_id: str
+    name: str
+    score: float
+    matched: str  # the alias, word or fuzzy term that matched, for explanations and tests
+
+
+def _term_key(term: str) -> str:
+    return _PUNCT.sub("", compact(term))
+
+
+class ItemResolver:
+    """Built once from the items; `candidates` is cheap (well under a millisecond per call)."""
+
+    def __init__(self, items: dict[str, Item]):
+        self.items = items
+        self.terms: dict[str, str] = {}  # normalised name or alias -> item id
+        for item in items.values():
+            for term in (item.name, *item.aliases):
+                key = _term_key(term)
+                if len(key) >= 2:
+                    self.terms.setdefault(key, item.id)
+        self.max_len = max(len(t) for t in self.terms)
+        self.fuzzy_terms = [t for t in self.terms if len(t) >= 3]
+        self._tokenizer: jieba.Tokenizer | None = None
+        self._term_words: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        self._idf: dict[str, float] = {}
+
+    # jieba's dictionary takes ~0.5 s to build, so it is loaded on first use or by `warm_up`.
+    def warm_up(self) -> None:
+        if self._tokenizer is not None:
+            return
+        tokenizer = jieba.Tokenizer()
+        tokenizer.initialize()
+        for term in self.terms:
+            tokenizer.add_word(term, freq=2000)
+        df: dict[str, int] = defaultdict(int)
+        for item in self.items.values():
+            entries = []
+            for term in (item.name, *item.aliases):
+                words = frozenset(w for w in self._words(tokenizer, term) if w not in _STOPWORDS)
+                # A term that is one dictionary word is matched exactly already; split it into
+                # its parts for the word overlap, so 户口迁移 also meets 迁 + 户口.
+                if len(words) == 1:
+                    words = frozenset(
+                        w for w in tokenizer.cut_for_search(_term_key(term)) if len(w) >= 1
+                    ) - _STOPWORDS
+                if words:
+                    entries.append((term, words))
+            self._term_words[item.id] = entries
+            for word in {w for _, ws in entries for w in ws}:
+                df[word] += 1
+        total = len(self.items)
+        self._idf = {w: math.log(total / n) + 1.0 for w, n in df.items()}
+        self._tokenizer = tokenizer
+
+    @staticmethod
+    def _words(tokenizer: jieba.Tokenizer, text: str) -> list[str]:
+        return [w for w in tokenizer.lcut(_term_key(text)) if w.strip()]
+
+    def words(self, text: str) -> list[str]:
+        """Jieba words of a message, with every item name and alias kept whole."""
+        self.warm_up()
+        return self._words(self._tokenizer, text)
+
+    def candidates(self, text: str, limit: int = 5) -> list[Candidate]:
+        key = _term_key(text)
+        if not key:
+            return []
+        scores: dict[str, tuple[float, str]] = {}
+
+        def offer(item_id: str, score: float, matched: str) -> None:
+            if score > scores.get(item_id, (0.0, ""))[0]:
+                scores[item_id] = (round(min(score, 1.0), 3), matched)
+
+        for term in self._exact_hits(key):
+            offer(self.terms[term], EXACT_BASE + EXACT_SPAN * min(len(term) / 6, 1.0), term)
+        if len(key) <= 80:
+            for term, ratio, _ in process.extract(
+                key, self.fuzzy_terms, scorer=fuzz.partial_ratio, limit=8, score_cutoff=FUZZY_MIN_RATIO
+            ):
+                # partial_ratio rewards a short message inside a long alias; require the message to
+                # cover most of the term, so "结婚" alone does not fuzzily mean every marriage item.
+                if len(key) >= len(term) - 1:
+                    offer(self.terms[term], FUZZY_WEIGHT * ratio / 100, term)
+        for item_id, share, word in self._word_hits(key):
+            offer(item_id, WORDS_BASE + WORDS_SPAN * share, word)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        return [
+            Candidate(item_id, self.items[item_id].name, score, matched)
+            for item_id, (score, matched) in ranked[:limit]
+            if score >= MIN_SCORE
+        ]
+
+    def _exact_hits(self, key: str) -> list[str]:
+        """Longest alias at each position; shorter aliases inside a longer hit are not counted."""
+        hits, i = [], 0
+        while i < len(key):
+            for length in range(min(self.max_len, len(key) - i), 1, -1):
+                term = key[i : i + length]
+                if term in self.terms:
+                    hits.append(term)
+                    i += length
+                    break
+            else:
+                i += 1
+        return hits
+
+    def _word_hits(self, key: str) -> list[tuple[str, float, str]]:
+        self.warm_up()
+        words = set(self._words(self._tokenizer, key)) | set(self._tokenizer.cut_for_search(key))
+        words -= _STOPWORDS
+        if not words:
+            return []
+        hits = []
+        for item_id, entries in self._term_words.items():
+            best, best_term = 0.0, ""
+            for term, term_words in entries:
+                common = term_words & words
+                if not common:
+                    continue
+                weight = sum(self._idf[w] for w in term_words)
+                share = sum(self._idf[w] for w in common) / weight
+                if share > best:
+                    best, best_term = share, term
+            if best >= WORDS_MIN_SHARE:
+                hits.append((item_id, best, best_term))
+        return hits
+
+
+def is_confident(candidates: list[Candidate]) -> bool:
+    """One clear winner: high enough and not close to the runner-up, or the only fuzzy match."""
+    if not candidates:
+        return False
+    if len(candidates) == 1:
+        return candidates[0].score >= SOLE_MATCH
+    return candidates[0].score >= CONFIDENT and candidates[0].score - candidates[1].score >= MARGIN

@@ -1,0 +1,29 @@
+"""Normalising what people type: full-width to half-width, 繁体 to 简体, stray spaces.
+
+Every matcher (items, places, case numbers) sees text through `normalise`.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from opencc import OpenCC
+
+_T2S = OpenCC("t2s")
+MAX_INPUT_CHARS = 500  # matching works on the head of very long messages
+
+
+def to_simplified(text: str) -> str:
+    return _T2S.convert(text)
+
+
+def normalise(text: str | None) -> str:
+    """NFKC (full-width letters/digits to ASCII), simplified characters, lower case, trimmed."""
+    if not text:
+        return ""
+    text = unicodedata.normalize("NFKC", str(text))[:MAX_INPUT_CHARS]
+    return to_simplified(text).lower().strip()
+
+
+def compact(text: str) -> str:
+    """`normalise` without any whitespace, for substring matching of Chinese terms."""
+    return "".join(normalise(text).split())
