@@ -5,7 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint format run kb-check generate clean
+.PHONY: install test lint format run shell train kb-check generate validate rasa-test pytest clean
+MODEL := models/tongban.tar.gz
+GENERATED := data/jieba/userdict.txt data/nlu/generated_knowledge.yml
+TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -o -name '*.txt' 2>/dev/null) \
+	$(wildcard tongban/nlu/*.py)
 
 install: $(STAMP)
 
@@ -29,11 +33,35 @@ format: install
 kb-check: install
 	$(BIN)/tongban kb check
 
-test: install lint kb-check
+# Generated from knowledge/: the jieba user dictionary and the NLU synonyms and lookup table.
+generate: install
+	$(BIN)/python -m tongban.nlu.generate
+
+$(GENERATED): $(shell find knowledge -name '*.yaml') $(wildcard tongban/nlu/generate.py) | install
+	$(BIN)/python -m tongban.nlu.generate
+
+validate: install $(GENERATED)
+	$(BIN)/rasa data validate --fail-on-warnings --quiet
+
+# Trains only when data, config, domain or knowledge changed.
+train: $(MODEL)
+$(MODEL): $(TRAINING_INPUTS) $(GENERATED) | install
+	$(BIN)/rasa train --fixed-model-name tongban --out models --quiet
+
+rasa-test: $(MODEL)
+	$(BIN)/rasa test core --stories tests/test_stories.yml --model $(MODEL) \
+	  --fail-on-prediction-errors --out var/test-results
+
+pytest: install
 	$(BIN)/pytest
 
-run: install
-	$(BIN)/tongban
+test: install lint kb-check validate pytest rasa-test
+
+run: install $(MODEL)
+	@tools/run.sh
+
+shell: install $(MODEL)
+	@tools/shell.sh
 
 clean:
-	rm -rf $(VENV) models .pytest_cache
+	rm -rf $(VENV) models var .pytest_cache

@@ -363,10 +363,10 @@ def clarify(candidates: list[Candidate], as_of: dt.date) -> Answer:
     """Several items fit: ask which one."""
     return Answer(
         kind=None,
-        lines=["您是想问以下哪一项？"] + [f"{i}. {c.name}" for i, c in enumerate(candidates[:4], 1)],
+        lines=["您是想问以下哪一项？"] + [f"{i}. {c.name}" for i, c in enumerate(candidates[:5], 1)],
         as_of=as_of,
-        suggestions=[c.name for c in candidates[:4]],
-        candidates=candidates[:4],
+        suggestions=[c.name for c in candidates[:5]],
+        candidates=candidates[:5],
         needs=["item"],
     )
 

@@ -19,14 +19,19 @@ from tongban.text import compact
 EXACT_BASE, EXACT_SPAN = 0.75, 0.25  # exact alias hit: 0.83 (2 chars) .. 1.0 (6+ chars)
 FUZZY_MIN_RATIO, FUZZY_WEIGHT = 74, 0.8  # one typo in a 4-character name still matches
 WORDS_BASE, WORDS_SPAN, WORDS_MIN_SHARE = 0.45, 0.35, 0.5
+QUERY_COVERAGE = 0.99  # every content word of a short message belongs to the item
 CONFIDENT, MARGIN, MIN_SCORE = 0.8, 0.08, 0.5
 SOLE_MATCH = 0.58  # a lone candidate (say, one typo in a four-character name) is taken
 _PUNCT = re.compile(r"[\s\W_]+")
 # Words that say nothing about which item is meant.
 _STOPWORDS = frozenset(
     "办理 申请 办 怎么 如何 需要 可以 能 吗 呢 的 了 我 在 去 想 要 请问 什么 哪里 业务 手续 跨省 异地 通办 "
-    "全国 登记 证明".split()
+    "全国 登记 证明 材料 东西 带 哪些 多久 多少 钱 部门 流程 步骤 可不可以 能不能 现在 这个 一下 问 "
+    "问问 咨询 知道 告诉 有 是 吧 啊 呀 么 吗 哪 里 那 个 人 我们 他 她 老家 户籍 所在地 时候".split()
 )
+
+
+_TERM_NOISE = frozenset("的 了 和 与 及 或 跨省 通办 异地 办理".split())
 
 
 @dataclass(frozen=True)
@@ -56,31 +61,27 @@ class ItemResolver:
         self.fuzzy_terms = [t for t in self.terms if len(t) >= 3]
         self._tokenizer: jieba.Tokenizer | None = None
         self._term_words: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        self._item_words: dict[str, frozenset[str]] = {}
         self._idf: dict[str, float] = {}
 
     # jieba's dictionary takes ~0.5 s to build, so it is loaded on first use or by `warm_up`.
+    # It uses jieba's own dictionary only: aliases are matched whole above, and here we want
+    # their parts, so 夫妻投靠迁户口 also meets 迁 + 户口.
     def warm_up(self) -> None:
         if self._tokenizer is not None:
             return
         tokenizer = jieba.Tokenizer()
         tokenizer.initialize()
-        for term in self.terms:
-            tokenizer.add_word(term, freq=2000)
         df: dict[str, int] = defaultdict(int)
         for item in self.items.values():
             entries = []
             for term in (item.name, *item.aliases):
-                words = frozenset(w for w in self._words(tokenizer, term) if w not in _STOPWORDS)
-                # A term that is one dictionary word is matched exactly already; split it into
-                # its parts for the word overlap, so 户口迁移 also meets 迁 + 户口.
-                if len(words) == 1:
-                    words = frozenset(
-                        w for w in tokenizer.cut_for_search(_term_key(term)) if len(w) >= 1
-                    ) - _STOPWORDS
+                words = frozenset(self._words(tokenizer, term)) - _TERM_NOISE
                 if words:
                     entries.append((term, words))
             self._term_words[item.id] = entries
-            for word in {w for _, ws in entries for w in ws}:
+            self._item_words[item.id] = frozenset().union(*(ws for _, ws in entries))
+            for word in self._item_words[item.id]:
                 df[word] += 1
         total = len(self.items)
         self._idf = {w: math.log(total / n) + 1.0 for w, n in df.items()}
@@ -89,11 +90,6 @@ class ItemResolver:
     @staticmethod
     def _words(tokenizer: jieba.Tokenizer, text: str) -> list[str]:
         return [w for w in tokenizer.lcut(_term_key(text)) if w.strip()]
-
-    def words(self, text: str) -> list[str]:
-        """Jieba words of a message, with every item name and alias kept whole."""
-        self.warm_up()
-        return self._words(self._tokenizer, text)
 
     def candidates(self, text: str, limit: int = 5) -> list[Candidate]:
         key = _term_key(text)
@@ -139,22 +135,25 @@ class ItemResolver:
         return hits
 
     def _word_hits(self, key: str) -> list[tuple[str, float, str]]:
+        """Items sharing most of one alias's words, or explaining most of the message's words."""
         self.warm_up()
-        words = set(self._words(self._tokenizer, key)) | set(self._tokenizer.cut_for_search(key))
-        words -= _STOPWORDS
+        words = (set(self._words(self._tokenizer, key)) - _STOPWORDS) & set(self._idf)
         if not words:
             return []
         hits = []
+        query_weight = sum(self._idf[w] for w in words)
         for item_id, entries in self._term_words.items():
             best, best_term = 0.0, ""
             for term, term_words in entries:
                 common = term_words & words
-                if not common:
-                    continue
-                weight = sum(self._idf[w] for w in term_words)
-                share = sum(self._idf[w] for w in common) / weight
-                if share > best:
-                    best, best_term = share, term
+                if common:
+                    share = sum(self._idf[w] for w in common) / sum(self._idf[w] for w in term_words)
+                    if share > best:
+                        best, best_term = share, term
+            explained = words & self._item_words[item_id]
+            coverage = sum(self._idf[w] for w in explained) / query_weight
+            if coverage >= QUERY_COVERAGE and coverage * 0.9 > best:
+                best, best_term = coverage * 0.9, "+".join(sorted(explained))
             if best >= WORDS_MIN_SHARE:
                 hits.append((item_id, best, best_term))
         return hits

@@ -157,7 +157,7 @@ class _Builder:
         r.allow_only(SOURCE_KEYS)
         return Source(
             id=r.identifier(), title=r.text("title"), issuer=r.text("issuer"), ref=r.text("ref", False),
-            date=r.source_date(), url=r.text("url"), grade=r.choice("grade", GRADES),
+            date=r.source_date(), url=r.text("url", False), grade=r.choice("grade", GRADES),
         )  # fmt: skip
 
     def _document(self, r: Record) -> Document:

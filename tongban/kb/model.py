@@ -29,7 +29,7 @@ class Source:
     def citation(self) -> str:
         """One line a citizen can follow: 《标题》（文号，日期）网址."""
         ref = f"{self.ref}，" if self.ref and self.ref not in (self.title, self.issuer) else ""
-        return f"《{self.title}》（{ref}{self.issuer}，{self.date}）{self.url}"
+        return f"《{self.title}》（{ref}{self.issuer}，{self.date}）{self.url}".rstrip()
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,204 @@
+"""One conversational turn: what the NLU understood plus what we remember -> a reply and new memory.
+
+Channel-free and Rasa-free, so the Rasa action, a WeChat adapter and tests share the same logic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tongban.answers import Answer, QuestionKind, unknown_item
+from tongban.assistant import Tongban
+from tongban.dates import message_as_of, parse_date
+from tongban.errors import BadArgument
+from tongban.questions import detect_kind
+from tongban.regions import Place
+from tongban.resolve import is_confident
+from tongban.text import compact, normalise
+
+INTENT_KINDS = {
+    "ask_can": QuestionKind.CAN,
+    "ask_documents": QuestionKind.DOCUMENTS,
+    "ask_process": QuestionKind.PROCESS,
+    "ask_regions": QuestionKind.REGIONS,
+    "ask_time_fees": QuestionKind.TIME_FEES,
+    "ask_department": QuestionKind.DEPARTMENT,
+    "ask_overview": QuestionKind.OVERVIEW,
+}
+MAX_CHAT_DETAILS, MAX_CHAT_SOURCES = 4, 3
+_DATE_PATTERNS = (
+    re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"),
+    re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?"),
+)
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the conversation remembers between turns (Rasa slots hold it)."""
+
+    item: str | None = None
+    home: str | None = None
+    at: str | None = None
+    kind: str | None = None
+    as_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    text: str
+    intent: str | None = None
+    entities: tuple[Mapping[str, Any], ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Button:
+    title: str
+    payload: str
+
+
+@dataclass
+class Reply:
+    text: str
+    memory: Memory
+    buttons: list[Button] = field(default_factory=list)
+    answer: Answer | None = None
+
+
+def parse_loose_date(value: str) -> dt.date | None:
+    """2022年3月25日, 2022-03-25, 2022/3/25, 2022年3月 (the first of the month)."""
+    text = normalise(value)
+    for pattern in _DATE_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            parts = [int(g) for g in match.groups()] + [1] * (3 - len(match.groups()))
+            try:
+                return dt.date(*parts)
+            except ValueError:
+                return None
+    return None
+
+
+def _entity(turn: Turn, name: str, role: str | None = None) -> str | None:
+    for entity in turn.entities:
+        if entity.get("entity") == name and (role is None or entity.get("role") == role):
+            value = entity.get("value")
+            if value:
+                return str(value)
+    return None
+
+
+def _place(tongban: Tongban, value: str | None) -> Place | None:
+    return tongban.regions.resolve(value) if value else None
+
+
+class Conversation:
+    """Turns user turns into replies, remembering item, places, question kind and date."""
+
+    def __init__(self, tongban: Tongban):
+        self.tongban = tongban
+
+    def respond(self, turn: Turn, memory: Memory) -> Reply:
+        text = turn.text or ""
+        if not compact(text):
+            return self._reply(unknown_item(self.tongban.kb, self._as_of(turn, memory)[0]), memory)
+        as_of, memory = self._as_of(turn, memory)
+        memory = self._places(turn, memory)
+        kind = INTENT_KINDS.get(turn.intent or "") or self._kind_from_text(text, memory)
+        item_id, candidates = self._item(turn, memory)
+        home, at = _place(self.tongban, memory.home), _place(self.tongban, memory.at)
+        if item_id is None:
+            answer = self.tongban.ask(text, home=home, at=at, as_of=as_of, kind=kind)
+            if answer.item_id:  # the engine found it in the text after all
+                item_id = answer.item_id
+            else:
+                if kind:
+                    memory = replace(memory, kind=kind.value)
+                return self._reply(answer, memory)
+        if kind is None:
+            kind = QuestionKind.CAN if (home or at) else QuestionKind.OVERVIEW
+        memory = replace(memory, item=item_id, kind=kind.value)
+        answer = self.tongban.ask(text, home=home, at=at, as_of=as_of, kind=kind, item=item_id)
+        return self._reply(answer, memory)
+
+    def fallback(self, turn: Turn, memory: Memory) -> Reply:
+        """Low NLU confidence: answer if the text names an item after all, else apologise."""
+        if compact(turn.text) and self.tongban.candidates(turn.text):
+            return self.respond(turn, memory)
+        return self._reply(unknown_item(self.tongban.kb, self._as_of(turn, memory)[0]), memory)
+
+    # -- understanding the turn ----------------------------------------------------------------
+
+    def _as_of(self, turn: Turn, memory: Memory) -> tuple[dt.date, Memory]:
+        """Metadata wins for this message; a date the user typed is remembered."""
+        said = _entity(turn, "date")
+        said_date = parse_loose_date(said) if said else None
+        if said_date is None and turn.text:
+            said_date = parse_loose_date(turn.text) if re.search(r"\d{4}\s*年|\d{4}-\d", turn.text) else None
+        if said_date is not None:
+            memory = replace(memory, as_of=said_date.isoformat())
+        if turn.metadata and turn.metadata.get("as_of"):
+            return message_as_of(turn.metadata), memory
+        if memory.as_of:
+            try:
+                return parse_date(memory.as_of), memory
+            except BadArgument:
+                memory = replace(memory, as_of=None)
+        return message_as_of(None), memory
+
+    def _places(self, turn: Turn, memory: Memory) -> Memory:
+        """Places named now replace remembered ones; NLU roles first, then the text itself."""
+        found = self.tongban.places_in(turn.text)
+        home = _place(self.tongban, _entity(turn, "place", "home")) or found.home
+        at = _place(self.tongban, _entity(turn, "place", "at")) or found.at
+        if home:
+            memory = replace(memory, home=home.label)
+        if at:
+            memory = replace(memory, at=at.label)
+        return memory
+
+    def _kind_from_text(self, text: str, memory: Memory) -> QuestionKind | None:
+        detected = detect_kind(text)
+        if detected:
+            return detected
+        return QuestionKind(memory.kind) if memory.kind in QuestionKind._value2member_map_ else None
+
+    def _item(self, turn: Turn, memory: Memory) -> tuple[str | None, list]:
+        """The NLU's item entity (mapped to an id by synonyms), else the text, else memory."""
+        value = _entity(turn, "item")
+        if value and value in self.tongban.kb.items:
+            return value, []
+        probe = value or turn.text
+        candidates = self.tongban.candidates(probe)
+        if is_confident(candidates):
+            return candidates[0].item_id, candidates
+        if candidates and value:
+            return None, candidates
+        if memory.item in self.tongban.kb.items and not candidates:
+            return memory.item, []
+        return None, candidates
+
+    # -- the reply -----------------------------------------------------------------------------
+
+    def _reply(self, answer: Answer, memory: Memory) -> Reply:
+        if answer.candidates:
+            buttons = [
+                Button(c.name, f'/inform{{"item":"{c.item_id}"}}') for c in answer.candidates
+            ]
+        else:
+            buttons = [Button(s, s) for s in answer.suggestions]
+        return Reply(chat_text(answer), memory, buttons, answer)
+
+
+def chat_text(answer: Answer) -> str:
+    """The answer as a chat message: the short lines, a few details, then at most 3 sources."""
+    trimmed = replace(
+        answer,
+        details=answer.details[:MAX_CHAT_DETAILS],
+        sources=answer.sources[:MAX_CHAT_SOURCES],
+    )
+    return trimmed.text()

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Start the action server and the Rasa server, wait until both answer, print the URLs, and stop
+# both on Ctrl-C. Called by `make run` after install and training.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+BIN=.venv/bin
+RASA_PORT=${RASA_PORT:-5005}
+ACTIONS_PORT=${ACTIONS_PORT:-5055}
+mkdir -p var
+
+"$BIN/rasa" run actions --port "$ACTIONS_PORT" --actions actions >var/actions.log 2>&1 &
+actions_pid=$!
+"$BIN/rasa" run --port "$RASA_PORT" --model models/tongban.tar.gz --endpoints endpoints.yml \
+  --credentials credentials.yml --cors "*" >var/rasa.log 2>&1 &
+rasa_pid=$!
+
+stop() {
+  trap - INT TERM EXIT
+  echo; echo "正在停止通办助手 / stopping ..."
+  kill "$actions_pid" "$rasa_pid" 2>/dev/null
+  wait "$actions_pid" "$rasa_pid" 2>/dev/null
+  exit 0
+}
+trap stop INT TERM EXIT
+
+wait_for() {  # url pid name
+  for _ in $(seq 1 240); do
+    if curl -fs "$1" >/dev/null 2>&1; then return 0; fi
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "$3 未能启动 / failed to start; see var/$3.log:"; tail -n 20 "var/$3.log"; return 1
+    fi
+    sleep 0.5
+  done
+  echo "$3 启动超时 / timed out; see var/$3.log"; return 1
+}
+
+echo "正在启动通办助手 / starting Tongban ..."
+wait_for "http://localhost:$ACTIONS_PORT/health" "$actions_pid" actions || stop
+wait_for "http://localhost:$RASA_PORT/" "$rasa_pid" rasa || stop
+cat <<MSG
+
+通办助手已启动 / Tongban is running:
+  REST 接口 / REST:        http://localhost:$RASA_PORT/webhooks/rest/webhook
+  socket.io（网页聊天）:    http://localhost:$RASA_PORT/socket.io
+  动作服务器 / actions:     http://localhost:$ACTIONS_PORT/health
+  试一试 / try:
+    curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+      -d '{"sender":"demo","message":"我是江西人，在深圳打工，能领结婚证吗？要带什么？"}'
+  日志 / logs: var/rasa.log var/actions.log      按 Ctrl-C 停止 / Ctrl-C to stop
+MSG
+wait -n "$actions_pid" "$rasa_pid"
+echo "有一个服务已退出 / a server exited; see var/*.log"
+stop
