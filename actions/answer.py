@@ -16,7 +16,9 @@ class ActionAnswer(Action):
     def name(self) -> str:
         return "action_answer"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> list[dict[str, Any]]:
         reply = CONVERSATION.respond(turn_of(tracker), memory_of(tracker))
         return send(reply, dispatcher)
 
@@ -27,7 +29,11 @@ class ActionFallback(Action):
     def name(self) -> str:
         return "action_fallback"
 
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[dict[str, Any]]:
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
+    ) -> list[dict[str, Any]]:
         turn = turn_of(tracker)
-        reply = CONVERSATION.fallback(Turn(turn.text, None, turn.entities, turn.metadata), memory_of(tracker))
+        reply = CONVERSATION.fallback(
+            Turn(turn.text, None, turn.entities, turn.metadata), memory_of(tracker)
+        )
         return send(reply, dispatcher)

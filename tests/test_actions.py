@@ -71,14 +71,20 @@ def test_metadata_date_is_ignored_when_malformed(monkeypatch):
 
 @pytest.mark.parametrize("text", ["asdkjh qwe", "😀😀😀", ""])
 def test_fallback_apologises_and_offers_the_hotline(text):
-    state = tracker("marriage_in_shenzhen", latest_message={"text": text, "intent": {"name": "nlu_fallback"}, "entities": []})
+    state = tracker(
+        "marriage_in_shenzhen",
+        latest_message={"text": text, "intent": {"name": "nlu_fallback"}, "entities": []},
+    )
     messages, _ = run(ActionFallback(), state)
     assert "抱歉" in messages[0]["text"] and "12345" in messages[0]["text"]
     assert messages[0]["buttons"]
 
 
 def test_fallback_still_answers_when_the_text_names_an_item():
-    state = tracker("marriage_in_shenzhen", latest_message={"text": "结婚登记", "intent": {"name": "nlu_fallback"}, "entities": []})
+    state = tracker(
+        "marriage_in_shenzhen",
+        latest_message={"text": "结婚登记", "intent": {"name": "nlu_fallback"}, "entities": []},
+    )
     messages, slots = run(ActionFallback(), state)
     assert slots["item"] == "marriage_registration"
     assert "抱歉" not in messages[0]["text"]

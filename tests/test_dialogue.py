@@ -57,7 +57,9 @@ def test_ambiguous_item_offers_buttons(chat):
     assert "哪一项" in reply.text
     assert len(reply.buttons) >= 2
     assert all(b.payload.startswith('/inform{"item":') for b in reply.buttons)
-    assert {b.payload.split('"')[3] for b in reply.buttons} <= set(reply.answer.candidates and [c.item_id for c in reply.answer.candidates])
+    assert {b.payload.split('"')[3] for b in reply.buttons} <= set(
+        reply.answer.candidates and [c.item_id for c in reply.answer.candidates]
+    )
 
 
 def test_button_choice_answers_the_remembered_question(tongban, monkeypatch):

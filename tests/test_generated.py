@@ -18,7 +18,9 @@ def test_generated_files_are_up_to_date():
     kb = load_knowledge(ROOT / "knowledge")
     for relative, expected in outputs(kb).items():
         actual = (ROOT / relative).read_text(encoding="utf-8")
-        assert actual == expected, f"{relative} is stale: run `make generate` (never edit it by hand)"
+        assert actual == expected, (
+            f"{relative} is stale: run `make generate` (never edit it by hand)"
+        )
 
 
 def test_every_entity_annotation_aligns_with_tokens():

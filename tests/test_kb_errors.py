@@ -56,7 +56,9 @@ def test_each_broken_key_has_its_own_message(mini_kb, change, expected):
 
 
 def test_invalid_yaml_names_the_line(mini_kb):
-    (mini_kb / "items/demo/demo_item.yaml").write_text("id: demo_item\nname: [未闭合\n", encoding="utf-8")
+    (mini_kb / "items/demo/demo_item.yaml").write_text(
+        "id: demo_item\nname: [未闭合\n", encoding="utf-8"
+    )
     message = _errors(mini_kb)
     assert "demo_item.yaml" in message and "YAML 格式错误" in message and "第" in message
 
@@ -82,7 +84,10 @@ def test_bad_source_grade_and_date(mini_kb):
 
 
 def test_orphans_and_shared_aliases_are_reported_by_check(mini_kb):
-    write(mini_kb / "documents/extra.yaml", {"documents": [{"id": "unused_doc", "name": "用不到的材料"}]})
+    write(
+        mini_kb / "documents/extra.yaml",
+        {"documents": [{"id": "unused_doc", "name": "用不到的材料"}]},
+    )
     twin = demo_item() | {"id": "twin_item", "name": "双胞胎"}
     write(mini_kb / "items/demo/twin_item.yaml", twin)
     _, problems = check_knowledge(mini_kb)

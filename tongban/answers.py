@@ -54,6 +54,7 @@ class Question:
     as_of: dt.date
     home: Place | None = None
     at: Place | None = None
+    excluded: str | None = None  # the not-covered case the question is about, if any
 
 
 @dataclass
@@ -93,7 +94,14 @@ class Answer:
             "lines": self.lines,
             "details": self.details,
             "sources": [
-                {"id": s.id, "title": s.title, "issuer": s.issuer, "ref": s.ref, "date": s.date, "url": s.url}
+                {
+                    "id": s.id,
+                    "title": s.title,
+                    "issuer": s.issuer,
+                    "ref": s.ref,
+                    "date": s.date,
+                    "url": s.url,
+                }
                 for s in self.sources
             ],
             "suggestions": self.suggestions,
@@ -124,7 +132,9 @@ def answer_item(kb: KnowledgeBase, question: Question) -> Answer:
         other = assessment.upcoming or assessment.previous
         source_ids = other.sources + source_ids
     if day < item.valid_from:
-        details.append(f"注：办理步骤、条件、收费等一般信息按{format_date(item.valid_from)}起的规定。")
+        details.append(
+            f"注：办理步骤、条件、收费等一般信息按{format_date(item.valid_from)}起的规定。"
+        )
     return Answer(
         kind=question.kind,
         lines=lines[:MAX_LINES],
@@ -133,7 +143,9 @@ def answer_item(kb: KnowledgeBase, question: Question) -> Answer:
         sources=kb.sources_for(source_ids),
         suggestions=_suggestions(kb, item, question.kind, assessment),
         item_id=item.id,
-        verdict=assessment.verdict if question.kind is QuestionKind.CAN else None,
+        verdict=(Verdict.NO if question.excluded else assessment.verdict)
+        if question.kind is QuestionKind.CAN
+        else None,
         needs=[n.value for n in assessment.needs] if question.kind is QuestionKind.CAN else [],
         home=question.home,
         at=question.at,
@@ -203,6 +215,12 @@ def _channels_brief(item: Item) -> str:
 
 
 def _compose_can(kb, item: Item, q: Question, a: Assessment) -> tuple[list[str], list[str]]:
+    if q.excluded:
+        return [
+            f"不可以。{q.excluded}",
+            _channels_brief(item),
+            f"具体情况可向{item.department}或{HOTLINE}热线咨询。",
+        ], []
     lines = [verdict_line(item, q, a)]
     details: list[str] = []
     stage = a.stage
@@ -219,7 +237,7 @@ def _compose_can(kb, item: Item, q: Question, a: Assessment) -> tuple[list[str],
     if history:
         lines.append(history)
     if item.not_covered:
-        lines.append("注意：" + "；".join(item.not_covered))
+        lines.append("注意：" + "；".join(e.text for e in item.not_covered))
     details += [f"所需材料：{d}" for d in _document_lines(item.documents_on(q.as_of))]
     details += [f"办理条件：{e}" for e in item.eligibility_on(q.as_of)]
     return [line for line in lines if line], details
@@ -280,7 +298,9 @@ def _compose_regions(kb, item: Item, q: Question, a: Assessment) -> tuple[list[s
     else:
         lines.append(verdict_line(item, q, a))
     if a.upcoming:
-        lines.append(f"之后：{a.upcoming.name}自{format_date(a.upcoming.start)}起，地区：{a.upcoming.region_names()}")
+        lines.append(
+            f"之后：{a.upcoming.name}自{format_date(a.upcoming.start)}起，地区：{a.upcoming.region_names()}"
+        )
     if q.at or q.home:
         lines.append(verdict_line(item, q, a))
     details = []
@@ -320,7 +340,9 @@ def _compose_overview(kb, item: Item, q: Question, a: Assessment) -> tuple[list[
     if q.at or q.home:
         lines.append(verdict_line(item, q, a))
     elif a.stage:
-        lines.append(f"现行：{a.stage.name}（{format_date(a.stage.start)}起），地区：{a.stage.region_names()}")
+        lines.append(
+            f"现行：{a.stage.name}（{format_date(a.stage.start)}起），地区：{a.stage.region_names()}"
+        )
     else:
         lines.append(verdict_line(item, q, a))
     if item.modes:
@@ -328,7 +350,7 @@ def _compose_overview(kb, item: Item, q: Question, a: Assessment) -> tuple[list[
     lines.append(_channels_brief(item))
     lines.append(_documents_brief(item.documents_on(q.as_of)))
     if item.not_covered:
-        lines.append("注意：" + "；".join(item.not_covered))
+        lines.append("注意：" + "；".join(e.text for e in item.not_covered))
     details = [f"办理条件：{e}" for e in item.eligibility_on(q.as_of)]
     details += list(item.notes)
     details.append(f"主管部门：{item.department}")
@@ -363,7 +385,8 @@ def clarify(candidates: list[Candidate], as_of: dt.date) -> Answer:
     """Several items fit: ask which one."""
     return Answer(
         kind=None,
-        lines=["您是想问以下哪一项？"] + [f"{i}. {c.name}" for i, c in enumerate(candidates[:5], 1)],
+        lines=["您是想问以下哪一项？"]
+        + [f"{i}. {c.name}" for i, c in enumerate(candidates[:5], 1)],
         as_of=as_of,
         suggestions=[c.name for c in candidates[:5]],
         candidates=candidates[:5],
@@ -411,12 +434,31 @@ def programme_answer(kb: KnowledgeBase, as_of: dt.date) -> Answer:
 def scheme_answer(kb: KnowledgeBase, scheme: Scheme, as_of: dt.date) -> Answer:
     members = "、".join(p.short_label for p in scheme.members)
     if scheme.start > as_of:
-        lines = [f"{scheme.name}自{format_date(scheme.start)}起实施，截至{format_date(as_of)}尚未启动。"]
+        lines = [
+            f"{scheme.name}自{format_date(scheme.start)}起实施，截至{format_date(as_of)}尚未启动。"
+        ]
     else:
-        lines = [f"{scheme.name}：{scheme.summary}", f"成员：{members}", f"启动时间：{format_date(scheme.start)}"]
+        lines = [
+            f"{scheme.name}：{scheme.summary}",
+            f"成员：{members}",
+            f"启动时间：{format_date(scheme.start)}",
+        ]
         if scheme.item_count is not None:
             lines.append(f"事项数量：{scheme.item_count}项")
     facts = [f for f in scheme.facts if f.start <= as_of]
     ids = list(scheme.sources) + [s for f in facts for s in f.sources]
     return Answer(kind=QuestionKind.REGIONS, lines=lines, as_of=as_of, details=[f.text for f in facts],
                   sources=kb.sources_for(ids), suggestions=["跨省通办一共有多少项？"])  # fmt: skip
+
+
+def case_status_help(kb: KnowledgeBase, as_of: dt.date) -> Answer:
+    """Where a citizen can follow an application while Tongban has no case system attached."""
+    platform = kb.channels.get("national_platform")
+    lines = ["办件进度可以在受理部门的网站、APP或窗口查询，请准备好办件编号（受理回执上有）。"]
+    if platform:
+        lines.append(
+            f"{platform.name}：{platform.note}" + (f"（{platform.url}）" if platform.url else "")
+        )
+    lines.append(f"也可以拨打{HOTLINE}政务服务便民热线，报上办件编号查询。")
+    sources = kb.sources_for(platform.sources) if platform else []
+    return Answer(kind=None, lines=lines, as_of=as_of, sources=sources)

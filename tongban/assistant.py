@@ -28,7 +28,16 @@ from tongban.regions import Place, Role
 from tongban.resolve import Candidate, ItemResolver, is_confident
 from tongban.text import compact
 
-_PROGRAMME_CUES = ("跨省通办", "通办", "多少项", "哪些事项", "哪些业务", "什么业务", "能办什么", "哪些事")
+_PROGRAMME_CUES = (
+    "跨省通办",
+    "通办",
+    "多少项",
+    "哪些事项",
+    "哪些业务",
+    "什么业务",
+    "能办什么",
+    "哪些事",
+)
 
 
 @dataclass(frozen=True)
@@ -120,6 +129,19 @@ class Tongban:
                 if any(cue in compact(text or "") for cue in _PROGRAMME_CUES):
                     return programme_answer(self.kb, day)
                 return unknown_item(self.kb, day)
+        excluded = self._exclusion(item_id, text or "")
         if question_kind is None:
-            question_kind = QuestionKind.CAN if (home_place or at_place) else QuestionKind.OVERVIEW
-        return self.answer(Question(question_kind, item_id, day, home_place, at_place))
+            question_kind = (
+                QuestionKind.CAN if (home_place or at_place or excluded) else QuestionKind.OVERVIEW
+            )
+        if excluded:
+            question_kind = QuestionKind.CAN
+        return self.answer(Question(question_kind, item_id, day, home_place, at_place, excluded))
+
+    def _exclusion(self, item_id: str | None, text: str) -> str | None:
+        item = self.kb.items.get(item_id)
+        key = compact(text)
+        for exclusion in item.not_covered if item else ():
+            if any(compact(p) in key for p in exclusion.phrases):
+                return exclusion.text
+        return None

@@ -25,7 +25,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tongban", description="通办助手：跨省通办事项查询（热线坐席和政策编辑使用）")
+    parser = _Parser(
+        prog="tongban", description="通办助手：跨省通办事项查询（热线坐席和政策编辑使用）"
+    )
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     ask = sub.add_parser("ask", help="用一句话提问")
@@ -73,7 +75,9 @@ def _run(args: argparse.Namespace) -> int:
         return _kb_check()
     tongban = Tongban.load()
     if args.command == "ask":
-        answer = tongban.ask(args.question, home=args.home, at=args.at, as_of=args.as_of, kind=args.kind)
+        answer = tongban.ask(
+            args.question, home=args.home, at=args.at, as_of=args.as_of, kind=args.kind
+        )
         _emit(answer.to_dict() if args.json else answer.text(), args.json)
     elif args.command == "item":
         _emit(_item_view(tongban, args.id, args.as_of, args.json), args.json)
@@ -97,15 +101,25 @@ def _item_view(tongban: Tongban, item_id: str, as_of: str | None, as_json: bool)
     if item_id not in tongban.kb.items:
         raise BadArgument(f"没有编号为“{item_id}”的事项，可用 tongban search 查找")
     day = parse_date(as_of) if as_of else server_as_of()
-    answers = {k: tongban.ask("", item=item_id, as_of=day, kind=k) for k in QuestionKind if k is not QuestionKind.CAN}
+    answers = {
+        k: tongban.ask("", item=item_id, as_of=day, kind=k)
+        for k in QuestionKind
+        if k is not QuestionKind.CAN
+    }
     if as_json:
         return {k.value: a.to_dict() for k, a in answers.items()}
     item = tongban.kb.items[item_id]
-    blocks = [f"{item.name}（{item.id}）  按{format_date(day)}的政策  最近核实：{format_date(item.last_verified)}"]
+    blocks = [
+        f"{item.name}（{item.id}）  按{format_date(day)}的政策  最近核实：{format_date(item.last_verified)}"
+    ]
     for kind, answer in answers.items():
         blocks.append(f"【{KIND_LABELS[kind]}】\n{answer.text(with_sources=False)}")
-    sources = tongban.kb.sources_for(item.sources + tuple(s for st in item.stages for s in st.sources))
-    blocks.append("【来源】\n" + "\n".join(f"[{i}] {s.citation()}" for i, s in enumerate(sources, 1)))
+    sources = tongban.kb.sources_for(
+        item.sources + tuple(s for st in item.stages for s in st.sources)
+    )
+    blocks.append(
+        "【来源】\n" + "\n".join(f"[{i}] {s.citation()}" for i, s in enumerate(sources, 1))
+    )
     return "\n\n".join(blocks)
 
 

@@ -35,7 +35,9 @@ def server_as_of(environ: Mapping[str, str] | None = None) -> dt.date:
     return parse_date(value) if value else dt.date.today()
 
 
-def message_as_of(metadata: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None) -> dt.date:
+def message_as_of(
+    metadata: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None
+) -> dt.date:
     """A message's `as_of` metadata wins over the server date; a malformed one is ignored."""
     if metadata and metadata.get("as_of"):
         try:

@@ -109,7 +109,7 @@ class Conversation:
         as_of, memory = self._as_of(turn, memory)
         memory = self._places(turn, memory)
         kind = INTENT_KINDS.get(turn.intent or "") or self._kind_from_text(text, memory)
-        item_id, candidates = self._item(turn, memory)
+        item_id = self._item(turn, memory)
         home, at = _place(self.tongban, memory.home), _place(self.tongban, memory.at)
         if item_id is None:
             answer = self.tongban.ask(text, home=home, at=at, as_of=as_of, kind=kind)
@@ -138,7 +138,11 @@ class Conversation:
         said = _entity(turn, "date")
         said_date = parse_loose_date(said) if said else None
         if said_date is None and turn.text:
-            said_date = parse_loose_date(turn.text) if re.search(r"\d{4}\s*年|\d{4}-\d", turn.text) else None
+            said_date = (
+                parse_loose_date(turn.text)
+                if re.search(r"\d{4}\s*年|\d{4}-\d", turn.text)
+                else None
+            )
         if said_date is not None:
             memory = replace(memory, as_of=said_date.isoformat())
         if turn.metadata and turn.metadata.get("as_of"):
@@ -167,20 +171,17 @@ class Conversation:
             return detected
         return QuestionKind(memory.kind) if memory.kind in QuestionKind._value2member_map_ else None
 
-    def _item(self, turn: Turn, memory: Memory) -> tuple[str | None, list]:
+    def _item(self, turn: Turn, memory: Memory) -> str | None:
         """The NLU's item entity (mapped to an id by synonyms), else the text, else memory."""
         value = _entity(turn, "item")
         if value and value in self.tongban.kb.items:
-            return value, []
-        probe = value or turn.text
-        candidates = self.tongban.candidates(probe)
+            return value
+        candidates = self.tongban.candidates(value or turn.text)
         if is_confident(candidates):
-            return candidates[0].item_id, candidates
-        if candidates and value:
-            return None, candidates
-        if memory.item in self.tongban.kb.items and not candidates:
-            return memory.item, []
-        return None, candidates
+            return candidates[0].item_id
+        if not candidates and memory.item in self.tongban.kb.items:
+            return memory.item
+        return None
 
     # -- the reply -----------------------------------------------------------------------------
 

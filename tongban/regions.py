@@ -18,7 +18,17 @@ from tongban.text import compact
 MUNICIPALITIES = {"11", "12", "31", "50"}
 # Provinces without prefecture-level subdivisions in the code list.
 NO_CITY_LIST = MUNICIPALITIES | {"71", "81", "82"}
-_SUFFIXES = ("特别行政区", "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "省", "市", "地区", "盟")
+_SUFFIXES = (
+    "特别行政区",
+    "维吾尔自治区",
+    "壮族自治区",
+    "回族自治区",
+    "自治区",
+    "省",
+    "市",
+    "地区",
+    "盟",
+)
 # Ethnic names that prefix 自治州 (longest first), stripped to get the name people use: 恩施, 延边.
 _ETHNIC = re.compile(
     r"(土家|苗|侗|布依|傣|景颇|傈僳|藏|羌|彝|白|哈尼|壮|回|蒙古|哈萨克|柯尔克孜|朝鲜)族?"
@@ -86,7 +96,9 @@ class Place:
             return False
         if not self.province.has_cities:
             return True
-        return self.city is not None and other.city is not None and self.city.code == other.city.code
+        return (
+            self.city is not None and other.city is not None and self.city.code == other.city.code
+        )
 
 
 class Role(str, Enum):
@@ -136,8 +148,23 @@ _HOME_BEFORE = (
     "户籍在", "户籍是", "户口在", "户口是", "户口落在", "老家在", "老家是", "老家", "籍贯是", "籍贯",
     "参保地是", "参保地在", "参保地", "参保在", "医保在", "社保在", "我是", "本人是", "从",
 )  # fmt: skip
-_HOME_AFTER = ("户口", "户籍", "籍", "人", "老家", "参保", "医保", "社保", "的户口", "的户籍", "的社保", "的医保")
-_NOT_PERSON = "社民事员口才力大工们家"  # 人社局, 人民, 人事: "人" that does not mean "a person from"
+_HOME_AFTER = (
+    "户口",
+    "户籍",
+    "籍",
+    "人",
+    "老家",
+    "参保",
+    "医保",
+    "社保",
+    "的户口",
+    "的户籍",
+    "的社保",
+    "的医保",
+)
+_NOT_PERSON = (
+    "社民事员口才力大工们家"  # 人社局, 人民, 人事: "人" that does not mean "a person from"
+)
 _AT_BEFORE = (
     "所在地是", "所在地在", "所在地", "办理地是", "办理地在", "办理地", "目前在", "现在在", "现居",
     "居住在", "住在", "定居在", "人在", "身在", "来到", "到了", "迁到", "迁往", "迁入", "搬到", "在", "到", "去", "来",
@@ -266,7 +293,11 @@ def _merge_province_city(mentions: list[Mention]) -> list[Mention]:
                 and prev.place.province.code == mention.place.province.code
             ):
                 merged[-1] = Mention(
-                    mention.place, prev.start, mention.end, prev.surface + mention.surface, Role.UNKNOWN
+                    mention.place,
+                    prev.start,
+                    mention.end,
+                    prev.surface + mention.surface,
+                    Role.UNKNOWN,
                 )
                 continue
         merged.append(mention)
@@ -290,7 +321,9 @@ def _assign_roles(text: str, mentions: list[Mention]) -> list[Mention]:
     roles = [_role_of(text, m) for m in mentions]
     # Whatever is not marked as home is where the person is (or wants to apply).
     roles = [Role.AT if r is Role.UNKNOWN else r for r in roles]
-    return [Mention(m.place, m.start, m.end, m.surface, r) for m, r in zip(mentions, roles, strict=True)]
+    return [
+        Mention(m.place, m.start, m.end, m.surface, r) for m, r in zip(mentions, roles, strict=True)
+    ]
 
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -17,21 +17,88 @@ from tongban.kb.model import Item
 from tongban.text import compact
 
 EXACT_BASE, EXACT_SPAN = 0.75, 0.25  # exact alias hit: 0.83 (2 chars) .. 1.0 (6+ chars)
-FUZZY_MIN_RATIO, FUZZY_WEIGHT = 74, 0.8  # one typo in a 4-character name still matches
+FUZZY_MIN_RATIO, FUZZY_WEIGHT = 74, 1.0  # one typo in a 4-character name still matches
 WORDS_BASE, WORDS_SPAN, WORDS_MIN_SHARE = 0.45, 0.35, 0.5
+WORDS_DAMPING = 0.88
 QUERY_COVERAGE = 0.99  # every content word of a short message belongs to the item
 CONFIDENT, MARGIN, MIN_SCORE = 0.8, 0.08, 0.5
 SOLE_MATCH = 0.58  # a lone candidate (say, one typo in a four-character name) is taken
 _PUNCT = re.compile(r"[\s\W_]+")
 # Words that say nothing about which item is meant.
 _STOPWORDS = frozenset(
-    "办理 申请 办 怎么 如何 需要 可以 能 吗 呢 的 了 我 在 去 想 要 请问 什么 哪里 业务 手续 跨省 异地 通办 "
-    "全国 登记 证明 材料 东西 带 哪些 多久 多少 钱 部门 流程 步骤 可不可以 能不能 现在 这个 一下 问 "
-    "问问 咨询 知道 告诉 有 是 吧 啊 呀 么 吗 哪 里 那 个 人 我们 他 她 老家 户籍 所在地 时候".split()
+    [
+        "办理",
+        "申请",
+        "办",
+        "怎么",
+        "如何",
+        "需要",
+        "可以",
+        "能",
+        "吗",
+        "呢",
+        "的",
+        "了",
+        "我",
+        "在",
+        "去",
+        "想",
+        "要",
+        "请问",
+        "什么",
+        "哪里",
+        "业务",
+        "手续",
+        "跨省",
+        "异地",
+        "通办",
+        "全国",
+        "登记",
+        "证明",
+        "材料",
+        "东西",
+        "带",
+        "哪些",
+        "多久",
+        "多少",
+        "钱",
+        "部门",
+        "流程",
+        "步骤",
+        "可不可以",
+        "能不能",
+        "现在",
+        "这个",
+        "一下",
+        "问",
+        "问问",
+        "咨询",
+        "知道",
+        "告诉",
+        "有",
+        "是",
+        "吧",
+        "啊",
+        "呀",
+        "么",
+        "吗",
+        "哪",
+        "里",
+        "那",
+        "个",
+        "人",
+        "我们",
+        "他",
+        "她",
+        "老家",
+        "户籍",
+        "所在地",
+        "时候",
+    ]
 )
 
 
-_TERM_NOISE = frozenset("的 了 和 与 及 或 跨省 通办 异地 办理".split())
+_TERM_NOISE = frozenset(["的", "了", "和", "与", "及", "或", "跨省", "通办", "异地", "办理"])
 
 
 @dataclass(frozen=True)
@@ -53,7 +120,10 @@ class ItemResolver:
         self.items = items
         self.terms: dict[str, str] = {}  # normalised name or alias -> item id
         for item in items.values():
-            for term in (item.name, *item.aliases):
+            # A phrase naming a case the item excludes (子女投靠父母) still leads to that item,
+            # whose answer then says plainly that the case is not covered.
+            phrases = [p for e in item.not_covered for p in e.phrases]
+            for term in (item.name, *item.aliases, *phrases):
                 key = _term_key(term)
                 if len(key) >= 2:
                     self.terms.setdefault(key, item.id)
@@ -105,14 +175,21 @@ class ItemResolver:
             offer(self.terms[term], EXACT_BASE + EXACT_SPAN * min(len(term) / 6, 1.0), term)
         if len(key) <= 80:
             for term, ratio, _ in process.extract(
-                key, self.fuzzy_terms, scorer=fuzz.partial_ratio, limit=8, score_cutoff=FUZZY_MIN_RATIO
+                key,
+                self.fuzzy_terms,
+                scorer=fuzz.partial_ratio,
+                limit=8,
+                score_cutoff=FUZZY_MIN_RATIO,
             ):
                 # partial_ratio rewards a short message inside a long alias; require the message to
                 # cover most of the term, so "结婚" alone does not fuzzily mean every marriage item.
                 if len(key) >= len(term) - 1:
                     offer(self.terms[term], FUZZY_WEIGHT * ratio / 100, term)
+        # Shared words are weaker evidence than a whole alias (exact or with a typo): when some
+        # item matched that way, items found only through shared words rank below it.
+        word_weight = WORDS_DAMPING if scores else 1.0
         for item_id, share, word in self._word_hits(key):
-            offer(item_id, WORDS_BASE + WORDS_SPAN * share, word)
+            offer(item_id, (WORDS_BASE + WORDS_SPAN * share) * word_weight, word)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))
         return [
             Candidate(item_id, self.items[item_id].name, score, matched)
@@ -147,7 +224,9 @@ class ItemResolver:
             for term, term_words in entries:
                 common = term_words & words
                 if common:
-                    share = sum(self._idf[w] for w in common) / sum(self._idf[w] for w in term_words)
+                    share = sum(self._idf[w] for w in common) / sum(
+                        self._idf[w] for w in term_words
+                    )
                     if share > best:
                         best, best_term = share, term
             explained = words & self._item_words[item_id]

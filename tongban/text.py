@@ -6,6 +6,7 @@ Every matcher (items, places, case numbers) sees text through `normalise`.
 from __future__ import annotations
 
 import unicodedata
+
 from opencc import OpenCC
 
 _T2S = OpenCC("t2s")

@@ -46,10 +46,14 @@ def main(dist: Path, out: Path) -> None:
         "cities": prefectures,
         "county_cities": county_cities,
     }
-    body = yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=None, width=200)
+    body = yaml.safe_dump(
+        data, allow_unicode=True, sort_keys=False, default_flow_style=None, width=200
+    )
     out.write_text(HEADER + body, encoding="utf-8")
     print(f"{len(prefectures)} cities, {len(county_cities)} county-level cities -> {out}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), Path(__file__).resolve().parent.parent / "knowledge/regions/cities.yaml")
+    main(
+        Path(sys.argv[1]), Path(__file__).resolve().parent.parent / "knowledge/regions/cities.yaml"
+    )

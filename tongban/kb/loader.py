@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from tongban.kb.model import (
     Channel,
     Document,
     DocumentNeed,
+    Exclusion,
     Fact,
     Item,
     KnowledgeBase,
@@ -35,6 +37,7 @@ from tongban.kb.schema import Record
 from tongban.regions import Place, RegionIndex
 
 KNOWLEDGE_ENV = "TONGBAN_KNOWLEDGE"
+HOTLINE_CHANNEL = "hotline_12345"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 ITEM_KEYS = (
@@ -42,7 +45,17 @@ ITEM_KEYS = (
     "steps", "documents", "eligibility", "time_limit", "fees", "validity", "notes", "not_covered",
     "sources", "valid_from", "last_verified", "related", "stages",
 )  # fmt: skip
-STAGE_KEYS = ("id", "name", "from", "until", "regions", "summary", "documents", "eligibility", "sources")
+STAGE_KEYS = (
+    "id",
+    "name",
+    "from",
+    "until",
+    "regions",
+    "summary",
+    "documents",
+    "eligibility",
+    "sources",
+)
 SOURCE_KEYS = ("id", "title", "issuer", "ref", "date", "url", "grade")
 GRADES = ("A", "B", "C", "D")
 
@@ -52,7 +65,11 @@ class KnowledgeErrors(TongbanError):
 
     def __init__(self, errors: list[KnowledgeError]):
         self.errors = errors
-        more = f"（另有 {len(errors) - 1} 处问题，运行 tongban kb check 查看全部）" if len(errors) > 1 else ""
+        more = (
+            f"（另有 {len(errors) - 1} 处问题，运行 tongban kb check 查看全部）"
+            if len(errors) > 1
+            else ""
+        )
         super().__init__(f"知识库有误：{errors[0]}{more}")
 
 
@@ -85,14 +102,29 @@ class _Builder:
     def build(self) -> KnowledgeBase:
         if not self.root.is_dir():
             raise KnowledgeErrors(
-                [KnowledgeError(str(self.root), None, None, "知识库目录不存在", f"请检查路径或设置 {KNOWLEDGE_ENV}")]
+                [
+                    KnowledgeError(
+                        str(self.root),
+                        None,
+                        None,
+                        "知识库目录不存在",
+                        f"请检查路径或设置 {KNOWLEDGE_ENV}",
+                    )
+                ]
             )
         try:
             self.regions = RegionIndex.from_dir(self.root / "regions")
         except (OSError, KeyError, TypeError, yaml.YAMLError) as exc:
             raise KnowledgeErrors(
-                [KnowledgeError(self._rel(self.root / "regions"), None, None, f"地区数据无法读取（{exc}）",
-                                "请恢复 provinces.yaml 和 cities.yaml")]  # fmt: skip
+                [
+                    KnowledgeError(
+                        self._rel(self.root / "regions"),
+                        None,
+                        None,
+                        f"地区数据无法读取（{exc}）",
+                        "请恢复 provinces.yaml 和 cities.yaml",
+                    )
+                ]  # fmt: skip
             ) from None
         self._catalogue("sources", self._source, self.sources)
         self._catalogue("documents", self._document, self.documents)
@@ -129,11 +161,20 @@ class _Builder:
             mark = getattr(exc, "problem_mark", None)
             line = f"第 {mark.line + 1} 行" if mark else "某处"
             self.errors.append(
-                KnowledgeError(self._rel(path), None, None, f"YAML 格式错误（{line}）",
-                               "请检查缩进、冒号和引号是否成对")  # fmt: skip
+                KnowledgeError(
+                    self._rel(path),
+                    None,
+                    None,
+                    f"YAML 格式错误（{line}）",
+                    "请检查缩进、冒号和引号是否成对",
+                )  # fmt: skip
             )
         except (OSError, UnicodeDecodeError) as exc:
-            self.errors.append(KnowledgeError(self._rel(path), None, None, f"无法读取（{exc}）", "请保存为 UTF-8 文本"))
+            self.errors.append(
+                KnowledgeError(
+                    self._rel(path), None, None, f"无法读取（{exc}）", "请保存为 UTF-8 文本"
+                )
+            )
         return None
 
     def _catalogue(self, folder: str, make, into: dict) -> None:
@@ -149,7 +190,11 @@ class _Builder:
                 if not made.id:
                     continue
                 if made.id in into:
-                    record._error("id", f"id “{made.id}”重复", "同一目录下 id 必须唯一，请改名或删除重复的一条")
+                    record._error(
+                        "id",
+                        f"id “{made.id}”重复",
+                        "同一目录下 id 必须唯一，请改名或删除重复的一条",
+                    )
                 else:
                     into[made.id] = made
 
@@ -181,19 +226,35 @@ class _Builder:
             data = self._read(path)
             if data is None:
                 continue
-            label = f"事项 {data.get('id', path.stem)}" if isinstance(data, dict) else f"事项 {path.stem}"
+            label = (
+                f"事项 {data.get('id', path.stem)}"
+                if isinstance(data, dict)
+                else f"事项 {path.stem}"
+            )
             r = Record(data, self._rel(path), label, self.errors)
             item = self._item(r, self._rel(path))
             if item is None:
                 continue
             if item.id != path.stem:
-                r._error("id", f"id “{item.id}”与文件名“{path.name}”不一致", f"请把文件改名为 {item.id}.yaml")
+                r._error(
+                    "id",
+                    f"id “{item.id}”与文件名“{path.name}”不一致",
+                    f"请把文件改名为 {item.id}.yaml",
+                )
             if item.id in items:
-                r._error("id", f"事项 id “{item.id}”重复（另见 {items[item.id].file}）", "请改用唯一的 id")
+                r._error(
+                    "id",
+                    f"事项 id “{item.id}”重复（另见 {items[item.id].file}）",
+                    "请改用唯一的 id",
+                )
                 continue
             items[item.id] = item
         if not items:
-            self.errors.append(KnowledgeError(self._rel(self.root / "items"), None, None, "没有任何事项", "请添加事项文件"))
+            self.errors.append(
+                KnowledgeError(
+                    self._rel(self.root / "items"), None, None, "没有任何事项", "请添加事项文件"
+                )
+            )
         return items
 
     def _documents(self, r: Record, key: str, required: bool) -> tuple[DocumentNeed, ...] | None:
@@ -207,7 +268,11 @@ class _Builder:
                 continue
             doc = self.documents.get(doc_id)
             if doc is None:
-                entry._error("doc", f"材料“{doc_id}”不在材料目录中", "请在 knowledge/documents/ 中添加，或改用已有的 id")
+                entry._error(
+                    "doc",
+                    f"材料“{doc_id}”不在材料目录中",
+                    "请在 knowledge/documents/ 中添加，或改用已有的 id",
+                )
                 continue
             needs.append(DocumentNeed(doc, entry.text("condition", False)))
         return tuple(needs)
@@ -215,7 +280,11 @@ class _Builder:
     def _need_sources(self, r: Record, ids: tuple[str, ...]) -> None:
         for source_id in ids:
             if source_id not in self.sources:
-                r._error("sources", f"来源“{source_id}”不在来源目录中", "请在 knowledge/sources/ 中添加该来源，或改用已有的 id")
+                r._error(
+                    "sources",
+                    f"来源“{source_id}”不在来源目录中",
+                    "请在 knowledge/sources/ 中添加该来源，或改用已有的 id",
+                )
 
     def _item(self, r: Record, file: str) -> Item | None:
         r.allow_only(ITEM_KEYS)
@@ -226,7 +295,11 @@ class _Builder:
             if channel_id in self.channels:
                 channels.append(self.channels[channel_id])
             else:
-                r._error("channels", f"渠道“{channel_id}”不在渠道目录中", "请在 knowledge/channels/ 中添加，或改用已有的 id")
+                r._error(
+                    "channels",
+                    f"渠道“{channel_id}”不在渠道目录中",
+                    "请在 knowledge/channels/ 中添加，或改用已有的 id",
+                )
         modes = r.texts("modes", allow_empty=True)
         for mode in modes:
             if mode not in MODES:
@@ -238,7 +311,11 @@ class _Builder:
         valid_from, last_verified = r.date("valid_from"), r.date("last_verified")
         documents = self._documents(r, "documents", False)
         if documents is None and any(s.documents is None for s in stages):
-            r._error("documents", "缺少材料清单", "请填写事项的 documents，或在每个阶段里分别填写 documents")
+            r._error(
+                "documents",
+                "缺少材料清单",
+                "请填写事项的 documents，或在每个阶段里分别填写 documents",
+            )
         if not item_id or valid_from is None or last_verified is None:
             return None
         return Item(
@@ -249,9 +326,25 @@ class _Builder:
             valid_from=valid_from, last_verified=last_verified, file=file,
             eligibility=r.texts("eligibility", False), time_limit=r.text("time_limit", False),
             fees=r.text("fees", False), validity=r.text("validity", False),
-            notes=r.texts("notes", False), not_covered=r.texts("not_covered", False),
+            notes=r.texts("notes", False), not_covered=self._exclusions(r),
             related=r.texts("related", False),
         )  # fmt: skip
+
+    def _exclusions(self, r: Record) -> tuple[Exclusion, ...]:
+        """not_covered entries: plain text, or {text, phrases} to recognise such questions."""
+        out = []
+        for index, entry in enumerate(r.data.get("not_covered") or []):
+            if isinstance(entry, str):
+                out.append(Exclusion(entry.strip()))
+                continue
+            e = Record(entry, r.file, r.label, self.errors, f"not_covered[{index}]")
+            e.allow_only(("text", "phrases"))
+            out.append(Exclusion(e.text("text"), e.texts("phrases")))
+        if "not_covered" in r.data and not isinstance(r.data["not_covered"], list):
+            r._error(
+                "not_covered", "应为列表", "每一项写成一行文字，或 {text: 说明, phrases: [说法]}"
+            )
+        return tuple(out)
 
     def _places(self, r: Record, key: str) -> tuple[Place, ...] | None:
         names = r.texts(key)
@@ -261,7 +354,11 @@ class _Builder:
         for name in names:
             place = self.regions.resolve(name) if name != NATIONWIDE else None
             if place is None:
-                fix = "“全国”只能单独使用" if name == NATIONWIDE else "请写省或地级市的全称，例如 湖北省武汉市"
+                fix = (
+                    "“全国”只能单独使用"
+                    if name == NATIONWIDE
+                    else "请写省或地级市的全称，例如 湖北省武汉市"
+                )
                 r._error(key, f"地区“{name}”无法识别", fix)
                 continue
             places.append(place)
@@ -284,9 +381,13 @@ class _Builder:
         return stage if start and regions is not None else None
 
     def _check_timeline(self, r: Record, stages: tuple[Stage, ...]) -> None:
-        for index, (prev, cur) in enumerate(zip(stages, stages[1:], strict=False), start=1):
+        for index, (prev, cur) in enumerate(itertools.pairwise(stages), start=1):
             if cur.start <= prev.start:
-                r._error(f"stages[{index}].from", f"阶段“{cur.id}”不晚于前一阶段“{prev.id}”", "阶段请按开始日期先后排列")
+                r._error(
+                    f"stages[{index}].from",
+                    f"阶段“{cur.id}”不晚于前一阶段“{prev.id}”",
+                    "阶段请按开始日期先后排列",
+                )
             elif prev.end is None or prev.end >= cur.start:
                 r._error(
                     f"stages[{index - 1}].until",
@@ -350,7 +451,19 @@ class _Builder:
         schemes = {}
         for r in top.records("schemes"):
             r.label = f"区域 {r.data.get('id', '?')}"
-            r.allow_only(("id", "name", "aliases", "members", "from", "item_count", "summary", "facts", "sources"))
+            r.allow_only(
+                (
+                    "id",
+                    "name",
+                    "aliases",
+                    "members",
+                    "from",
+                    "item_count",
+                    "summary",
+                    "facts",
+                    "sources",
+                )
+            )
             sources = r.texts("sources")
             self._need_sources(r, sources)
             scheme = Scheme(
@@ -368,12 +481,23 @@ class _Builder:
             for related in item.related:
                 if related not in items:
                     self.errors.append(
-                        KnowledgeError(item.file, f"事项 {item.id}", "related", f"相关事项“{related}”不存在",
-                                       "请改成已有事项的 id，或删除这一项")  # fmt: skip
+                        KnowledgeError(
+                            item.file,
+                            f"事项 {item.id}",
+                            "related",
+                            f"相关事项“{related}”不存在",
+                            "请改成已有事项的 id，或删除这一项",
+                        )  # fmt: skip
                     )
             if not item.stages:
                 self.errors.append(
-                    KnowledgeError(item.file, f"事项 {item.id}", "stages", "没有任何阶段", "请至少写一个阶段（from、regions、summary、sources）")
+                    KnowledgeError(
+                        item.file,
+                        f"事项 {item.id}",
+                        "stages",
+                        "没有任何阶段",
+                        "请至少写一个阶段（from、regions、summary、sources）",
+                    )
                 )
 
 
@@ -389,11 +513,17 @@ def _editorial_problems(kb: KnowledgeBase) -> list[str]:
         for stage in item.stages:
             used_sources.update(stage.sources)
             used_docs.update(n.doc.id for n in stage.documents or ())
+    used_channels.add(HOTLINE_CHANNEL)  # every fallback and handoff answer names the hotline
     for channel in kb.channels.values():
         if channel.id in used_channels:
             used_sources.update(channel.sources)
     if kb.programme:
-        for group in (kb.programme.batches, kb.programme.expansions, kb.programme.modes, kb.programme.facts):
+        for group in (
+            kb.programme.batches,
+            kb.programme.expansions,
+            kb.programme.modes,
+            kb.programme.facts,
+        ):
             for entry in group:
                 used_sources.update(entry.sources)
     for scheme in kb.schemes.values():
@@ -412,6 +542,8 @@ def _editorial_problems(kb: KnowledgeBase) -> list[str]:
     for item in kb.items.values():
         for term in {item.name, *item.aliases}:
             if term in owners and owners[term] != item.id:
-                problems.append(f"说法“{term}”同时属于事项 {owners[term]} 和 {item.id}：请只留在一个事项里")
+                problems.append(
+                    f"说法“{term}”同时属于事项 {owners[term]} 和 {item.id}：请只留在一个事项里"
+                )
             owners.setdefault(term, item.id)
     return problems

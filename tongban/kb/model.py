@@ -58,6 +58,14 @@ class DocumentNeed:
 
 
 @dataclass(frozen=True)
+class Exclusion:
+    """A case the item does not cover, and the phrases that show a question is about it."""
+
+    text: str
+    phrases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Stage:
     id: str
     name: str
@@ -103,7 +111,7 @@ class Item:
     fees: str = ""
     validity: str = ""
     notes: tuple[str, ...] = ()
-    not_covered: tuple[str, ...] = ()
+    not_covered: tuple[Exclusion, ...] = ()
     related: tuple[str, ...] = ()
 
     def stage_on(self, day: dt.date) -> Stage | None:

@@ -22,7 +22,11 @@ class Record:
     def __init__(self, data: Any, file: str, label: str, errors: list[KnowledgeError], path=""):
         self.file, self.label, self.errors, self.path = file, label, errors, path
         if not isinstance(data, dict):
-            self._error(None, f"应为键值对（mapping），实际是 {_kind(data)}", "按 knowledge/README.md 的格式书写")
+            self._error(
+                None,
+                f"应为键值对（mapping），实际是 {_kind(data)}",
+                "按 knowledge/README.md 的格式书写",
+            )
             data = {}
         self.data = data
 
@@ -75,7 +79,9 @@ class Record:
         out = []
         for index, entry in enumerate(value):
             if isinstance(entry, bool) or not isinstance(entry, (str, int, float)) or entry == "":
-                self._error(f"{key}[{index}]", f"应为文字，实际是 {_kind(entry)}", "每一项写成一行文字")
+                self._error(
+                    f"{key}[{index}]", f"应为文字，实际是 {_kind(entry)}", "每一项写成一行文字"
+                )
                 continue
             out.append(str(entry).strip())
         return tuple(out)
@@ -100,7 +106,9 @@ class Record:
         value = self.data.get(key)
         text = value.isoformat() if isinstance(value, dt.date) else str(value or "").strip()
         if not SOURCE_DATE.match(text):
-            self._error(key, f"“{text}”不是有效日期", "写成 YYYY-MM-DD；只知道年月时写 \"2020-12\" 或 \"2020\"")
+            self._error(
+                key, f"“{text}”不是有效日期", '写成 YYYY-MM-DD；只知道年月时写 "2020-12" 或 "2020"'
+            )
         return text
 
     def integer(self, key: str, required: bool = True) -> int | None:

@@ -36,7 +36,9 @@ def misaligned(nlu_dir: Path) -> list[str]:
         for entity in entities:
             if entity["start"] not in starts or entity["end"] not in ends:
                 tokens = "/".join(w for w, _, _ in jieba.tokenize(normal) if w.strip())
-                problems.append(f"“{text}”: {entity['entity']}“{text[entity['start']:entity['end']]}” 与分词不对齐：{tokens}")
+                problems.append(
+                    f"“{text}”: {entity['entity']}“{text[entity['start'] : entity['end']]}” 与分词不对齐：{tokens}"
+                )
     return problems
 
 

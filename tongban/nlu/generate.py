@@ -37,7 +37,12 @@ def item_terms(kb: KnowledgeBase) -> dict[str, list[str]]:
 
 
 def userdict(kb: KnowledgeBase) -> str:
-    lines = [f"{term} {ITEM_FREQ} n" for terms in item_terms(kb).values() for term in terms if " " not in term]
+    lines = [
+        f"{term} {ITEM_FREQ} n"
+        for terms in item_terms(kb).values()
+        for term in terms
+        if " " not in term
+    ]
     lines += [f"{name} {PLACE_FREQ} ns" for name in place_names(kb)]
     return "\n".join(sorted(set(lines))) + "\n"
 
