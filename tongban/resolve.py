@@ -11,13 +11,16 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import jieba
+from pypinyin import lazy_pinyin
 from rapidfuzz import fuzz, process
 
 from tongban.kb.model import Item
 from tongban.text import compact
 
 EXACT_BASE, EXACT_SPAN = 0.75, 0.25  # exact alias hit: 0.83 (2 chars) .. 1.0 (6+ chars)
-FUZZY_MIN_RATIO, FUZZY_WEIGHT = 74, 1.0  # one typo in a 4-character name still matches
+# Typos in Chinese are mostly homophones from the pinyin keyboard (结昏, 身分证), so fuzzy matching
+# compares pinyin: a homophone scores 100, a different syllable in a short term falls below.
+FUZZY_MIN_RATIO, FUZZY_WEIGHT = 90, 0.95
 WORDS_BASE, WORDS_SPAN, WORDS_MIN_SHARE = 0.45, 0.35, 0.5
 WORDS_DAMPING = 0.88
 QUERY_COVERAGE = 0.99  # every content word of a short message belongs to the item
@@ -109,6 +112,10 @@ class Candidate:
     matched: str  # the alias, word or fuzzy term that matched, for explanations and tests
 
 
+def _pinyin(text: str) -> str:
+    return " ".join(lazy_pinyin(text))
+
+
 def _term_key(term: str) -> str:
     return _PUNCT.sub("", compact(term))
 
@@ -129,6 +136,7 @@ class ItemResolver:
                     self.terms.setdefault(key, item.id)
         self.max_len = max(len(t) for t in self.terms)
         self.fuzzy_terms = [t for t in self.terms if len(t) >= 3]
+        self._pinyin_terms = {_pinyin(t): t for t in self.fuzzy_terms}
         self._tokenizer: jieba.Tokenizer | None = None
         self._term_words: dict[str, list[tuple[str, frozenset[str]]]] = {}
         self._item_words: dict[str, frozenset[str]] = {}
@@ -174,17 +182,19 @@ class ItemResolver:
         for term in self._exact_hits(key):
             offer(self.terms[term], EXACT_BASE + EXACT_SPAN * min(len(term) / 6, 1.0), term)
         if len(key) <= 80:
-            for term, ratio, _ in process.extract(
-                key,
-                self.fuzzy_terms,
+            for spelled, ratio, _ in process.extract(
+                _pinyin(key),
+                list(self._pinyin_terms),
                 scorer=fuzz.partial_ratio,
                 limit=8,
                 score_cutoff=FUZZY_MIN_RATIO,
             ):
+                term = self._pinyin_terms[spelled]
                 # partial_ratio rewards a short message inside a long alias; require the message to
                 # cover most of the term, so "结婚" alone does not fuzzily mean every marriage item.
                 if len(key) >= len(term) - 1:
-                    offer(self.terms[term], FUZZY_WEIGHT * ratio / 100, term)
+                    # Cubed: near-misses in pinyin (li hun vs jie hun) drop well below a homophone.
+                    offer(self.terms[term], FUZZY_WEIGHT * (ratio / 100) ** 3, term)
         # Shared words are weaker evidence than a whole alias (exact or with a typo): when some
         # item matched that way, items found only through shared words rank below it.
         word_weight = WORDS_DAMPING if scores else 1.0
