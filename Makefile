@@ -65,6 +65,7 @@ pytest: install
 test: install lint kb-check validate pytest rasa-test
 
 run: install $(MODEL)
+	@$(BIN)/tongban cases import demo/cases.yaml
 	@tools/run.sh
 
 shell: install $(MODEL)

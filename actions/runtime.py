@@ -4,7 +4,9 @@ The action server imports `actions` once at start-up, so the knowledge base load
 """
 
 from tongban import Tongban
+from tongban.cases import CaseService
 from tongban.dialogue import Conversation
 
 TONGBAN = Tongban.load(warm=True)
 CONVERSATION = Conversation(TONGBAN)
+CASES = CaseService.from_env()

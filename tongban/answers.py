@@ -449,16 +449,3 @@ def scheme_answer(kb: KnowledgeBase, scheme: Scheme, as_of: dt.date) -> Answer:
     ids = list(scheme.sources) + [s for f in facts for s in f.sources]
     return Answer(kind=QuestionKind.REGIONS, lines=lines, as_of=as_of, details=[f.text for f in facts],
                   sources=kb.sources_for(ids), suggestions=["跨省通办一共有多少项？"])  # fmt: skip
-
-
-def case_status_help(kb: KnowledgeBase, as_of: dt.date) -> Answer:
-    """Where a citizen can follow an application while Tongban has no case system attached."""
-    platform = kb.channels.get("national_platform")
-    lines = ["办件进度可以在受理部门的网站、APP或窗口查询，请准备好办件编号（受理回执上有）。"]
-    if platform:
-        lines.append(
-            f"{platform.name}：{platform.note}" + (f"（{platform.url}）" if platform.url else "")
-        )
-    lines.append(f"也可以拨打{HOTLINE}政务服务便民热线，报上办件编号查询。")
-    sources = kb.sources_for(platform.sources) if platform else []
-    return Answer(kind=None, lines=lines, as_of=as_of, sources=sources)

@@ -9,9 +9,13 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tongban.answers import KIND_LABELS, QuestionKind
 from tongban.assistant import Tongban
+from tongban.cases import CaseService, CaseValidationError
+from tongban.cases.importer import import_file
+from tongban.cases.store import CaseStoreError
 from tongban.dates import format_date, parse_date, server_as_of
 from tongban.errors import BadArgument, TongbanError
 from tongban.kb.loader import KnowledgeErrors, check_knowledge
@@ -47,6 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("keywords", nargs="+", help="关键词，例如 换驾照")
     search.add_argument("--json", action="store_true", help="输出 JSON")
 
+    cases = sub.add_parser("cases", help="办件数据维护")
+    cases_sub = cases.add_subparsers(dest="cases_command", parser_class=_Parser)
+    importer = cases_sub.add_parser(
+        "import", help="从 YAML 或 JSON 文件导入办件（按 case_id 更新）"
+    )
+    importer.add_argument("file", help="文件路径，格式见 README")
+
     kb = sub.add_parser("kb", help="知识库维护")
     kb_sub = kb.add_subparsers(dest="kb_command", parser_class=_Parser)
     kb_sub.add_parser("check", help="检查知识库格式、引用、日期和来源")
@@ -57,7 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         return _run(args)
-    except TongbanError as error:
+    except (TongbanError, CaseStoreError) as error:
         print(f"tongban: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -69,6 +80,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     if args.command is None:
         return _interactive()
+    if args.command == "cases":
+        if args.cases_command != "import":
+            raise BadArgument("请使用 tongban cases import FILE")
+        return _cases_import(Path(args.file))
     if args.command == "kb":
         if args.kb_command != "check":
             raise BadArgument("请使用 tongban kb check")
@@ -121,6 +136,19 @@ def _item_view(tongban: Tongban, item_id: str, as_of: str | None, as_json: bool)
         "【来源】\n" + "\n".join(f"[{i}] {s.citation()}" for i, s in enumerate(sources, 1))
     )
     return "\n\n".join(blocks)
+
+
+def _cases_import(path: Path) -> int:
+    service = CaseService.from_env()
+    try:
+        added, updated = import_file(path, service.store)
+    except CaseValidationError as failure:
+        for problem in failure.problems:
+            print(f"tongban cases import: {problem}", file=sys.stderr)
+        print(f"没有导入任何记录（共 {len(failure.problems)} 处问题）。", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"导入完成：新增 {added} 条，更新 {updated} 条。")
+    return 0
 
 
 def _kb_check() -> int:

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # Start the action server and the Rasa server, wait until both answer, print the URLs, and stop
 # both on Ctrl-C. Called by `make run` after install and training.
+# The browser tests (tests/browser) run it too, on their own ports, with their own credentials and
+# endpoints files (TONGBAN_CREDENTIALS, TONGBAN_ENDPOINTS) and log folder (TONGBAN_LOG_DIR).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=.venv/bin
 RASA_PORT=${RASA_PORT:-5005}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
-mkdir -p var
+CREDENTIALS=${TONGBAN_CREDENTIALS:-credentials.yml}
+ENDPOINTS=${TONGBAN_ENDPOINTS:-endpoints.yml}
+LOGS=${TONGBAN_LOG_DIR:-var}
+mkdir -p var "$LOGS"
+# endpoints.yml names the action server on port 5055; another ACTIONS_PORT needs its own copy.
+if [ "$ACTIONS_PORT" != 5055 ] && grep -q 'localhost:5055' "$ENDPOINTS"; then
+  sed "s#localhost:5055#localhost:$ACTIONS_PORT#" "$ENDPOINTS" >"$LOGS/endpoints.$ACTIONS_PORT.yml"
+  ENDPOINTS="$LOGS/endpoints.$ACTIONS_PORT.yml"
+fi
 
-"$BIN/rasa" run actions --port "$ACTIONS_PORT" --actions actions >var/actions.log 2>&1 &
+"$BIN/rasa" run actions --port "$ACTIONS_PORT" --actions actions >"$LOGS/actions.log" 2>&1 &
 actions_pid=$!
-"$BIN/rasa" run --port "$RASA_PORT" --model models/tongban.tar.gz --endpoints endpoints.yml \
-  --credentials credentials.yml --cors "*" >var/rasa.log 2>&1 &
+"$BIN/rasa" run --port "$RASA_PORT" --model models/tongban.tar.gz --endpoints "$ENDPOINTS" \
+  --credentials "$CREDENTIALS" --cors "*" >"$LOGS/rasa.log" 2>&1 &
 rasa_pid=$!
 
 stop() {
@@ -27,11 +37,11 @@ wait_for() {  # url pid name
   for _ in $(seq 1 240); do
     if curl -fs "$1" >/dev/null 2>&1; then return 0; fi
     if ! kill -0 "$2" 2>/dev/null; then
-      echo "$3 未能启动 / failed to start; see var/$3.log:"; tail -n 20 "var/$3.log"; return 1
+      echo "$3 未能启动 / failed to start; see $LOGS/$3.log:"; tail -n 20 "$LOGS/$3.log"; return 1
     fi
     sleep 0.5
   done
-  echo "$3 启动超时 / timed out; see var/$3.log"; return 1
+  echo "$3 启动超时 / timed out; see $LOGS/$3.log"; return 1
 }
 
 echo "正在启动通办助手 / starting Tongban ..."
@@ -40,14 +50,16 @@ wait_for "http://localhost:$RASA_PORT/" "$rasa_pid" rasa || stop
 cat <<MSG
 
 通办助手已启动 / Tongban is running:
+  网页聊天 / web chat: http://localhost:$RASA_PORT/webhooks/webchat/
+  嵌入示例 / widget example: http://localhost:$RASA_PORT/webhooks/webchat/static/example-host.html
   REST 接口 / REST:        http://localhost:$RASA_PORT/webhooks/rest/webhook
   socket.io（网页聊天）:    http://localhost:$RASA_PORT/socket.io
   动作服务器 / actions:     http://localhost:$ACTIONS_PORT/health
   试一试 / try:
     curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
       -d '{"sender":"demo","message":"我是江西人，在深圳打工，能领结婚证吗？要带什么？"}'
-  日志 / logs: var/rasa.log var/actions.log      按 Ctrl-C 停止 / Ctrl-C to stop
+  日志 / logs: $LOGS/rasa.log $LOGS/actions.log      按 Ctrl-C 停止 / Ctrl-C to stop
 MSG
 wait -n "$actions_pid" "$rasa_pid"
-echo "有一个服务已退出 / a server exited; see var/*.log"
+echo "有一个服务已退出 / a server exited; see $LOGS/*.log"
 stop

@@ -1,0 +1,347 @@
+"""The web chat channel without a browser: 好差评 validation and storage, static files, routes.
+
+The routes are exercised through Sanic's ASGI interface on a throwaway app, so no server or port
+is needed; tests/browser drives the real page against the real servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from sanic import Sanic
+
+from tongban.channels.feedback import (
+    MAX_BODY,
+    MAX_REASON,
+    Feedback,
+    FeedbackError,
+    FeedbackStore,
+    parse_feedback,
+    validate_feedback,
+)
+from tongban.channels.webchat import (
+    DEFAULT_WEB_ROOT,
+    WebChatInput,
+    handle_feedback,
+    resolve_static,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB = ROOT / "web"
+
+
+def body(**fields) -> bytes:
+    data = {"session_id": "s1", "message_id": "m1", "rating": "up"} | fields
+    return json.dumps({k: v for k, v in data.items() if v is not ...}).encode()
+
+
+# -- validation -------------------------------------------------------------------------------
+
+
+def test_valid_rating_without_reason() -> None:
+    assert parse_feedback(body()) == Feedback("s1", "m1", "up", None)
+
+
+def test_reason_is_trimmed_and_empty_reason_is_none() -> None:
+    assert parse_feedback(body(rating="down", reason="  材料写错了  ")).reason == "材料写错了"
+    assert parse_feedback(body(reason="   ")).reason is None
+    assert parse_feedback(body(reason=None)).reason is None
+
+
+def test_reason_of_500_characters_is_accepted_501_is_not() -> None:
+    assert len(parse_feedback(body(reason="好" * MAX_REASON)).reason) == MAX_REASON
+    with pytest.raises(FeedbackError, match="500"):
+        parse_feedback(body(reason="好" * (MAX_REASON + 1)))
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"rating": "meh"}, "rating"),
+        ({"rating": None}, "rating"),
+        ({"rating": ...}, "rating"),
+        ({"session_id": ...}, "session_id"),
+        ({"session_id": ""}, "session_id"),
+        ({"session_id": "a b"}, "session_id"),
+        ({"session_id": "x" * 65}, "session_id"),
+        ({"session_id": 42}, "session_id"),
+        ({"message_id": "<script>"}, "message_id"),
+        ({"message_id": "../../etc"}, "message_id"),
+        ({"reason": 5}, "reason"),
+        ({"reason": ["a"]}, "reason"),
+    ],
+)
+def test_invalid_fields_are_rejected(fields: dict, problem: str) -> None:
+    with pytest.raises(FeedbackError, match=problem):
+        parse_feedback(body(**fields))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"", None, b"not json", b"[1, 2]", b'"up"', b"\xff\xfe"],
+    ids=["empty", "none", "not-json", "list", "string", "not-utf8"],
+)
+def test_bodies_that_are_not_a_json_object_are_rejected(raw) -> None:
+    with pytest.raises(FeedbackError):
+        parse_feedback(raw)
+
+
+def test_oversized_body_is_rejected_before_parsing() -> None:
+    with pytest.raises(FeedbackError, match="too large"):
+        parse_feedback(b" " * (MAX_BODY + 1))
+
+
+def test_validate_feedback_takes_a_dict() -> None:
+    assert validate_feedback({"session_id": "a", "message_id": "b", "rating": "down"}).rating == (
+        "down"
+    )
+
+
+# -- storage ----------------------------------------------------------------------------------
+
+
+def test_store_creates_its_folder_and_file_on_first_use(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "var" / "feedback.db"
+    store = FeedbackStore(path)
+    assert not path.exists()
+    assert store.summary() == {"up": 0, "down": 0, "total": 0}
+    assert path.is_file()
+
+
+def test_store_counts_and_replaces_a_rating_of_the_same_answer(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.db")
+    store.save(Feedback("s1", "m1", "up"))
+    store.save(Feedback("s1", "m2", "down", "没说清楚去哪里办"))
+    store.save(Feedback("s2", "m1", "up"))
+    assert store.summary() == {"up": 2, "down": 1, "total": 3}
+    # The same answer rated again: the newest rating and reason replace the old ones.
+    store.save(Feedback("s1", "m1", "down", "过时了"))
+    assert store.summary() == {"up": 1, "down": 2, "total": 3}
+    assert store.get("s1", "m1") == Feedback("s1", "m1", "down", "过时了")
+    assert store.get("nobody", "m1") is None
+
+
+def test_store_keeps_hostile_text_as_data(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.db")
+    reason = "'); DROP TABLE feedback; -- <img src=x onerror=alert(1)>"
+    store.save(Feedback("s1", "m1", "down", reason))
+    assert store.get("s1", "m1").reason == reason
+    with sqlite3.connect(tmp_path / "feedback.db") as conn:
+        (count,) = conn.execute("SELECT COUNT(*) FROM feedback").fetchone()
+    assert count == 1
+
+
+def test_schema_refuses_ratings_other_than_up_and_down(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.db")
+    store.summary()
+    with sqlite3.connect(store.path) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "INSERT INTO feedback (session_id, message_id, rating, created_at, updated_at)"
+            " VALUES ('s', 'm', 'meh', 'now', 'now')"
+        )
+
+
+def test_handle_feedback_answers_201_or_400(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.db")
+    assert handle_feedback(store, body(rating="down")) == (201, {"ok": True})
+    status, reply = handle_feedback(store, body(rating="sideways"))
+    assert status == 400
+    assert reply["ok"] is False
+    assert "rating" in reply["error"]
+    assert store.summary()["down"] == 1
+
+
+# -- static files -----------------------------------------------------------------------------
+
+
+def test_web_root_is_found_next_to_the_package_not_the_working_directory() -> None:
+    assert DEFAULT_WEB_ROOT == WEB
+    assert (DEFAULT_WEB_ROOT / "index.html").is_file()
+
+
+@pytest.mark.parametrize(
+    "relative",
+    ["index.html", "chat.js", "render.js", "chat.css", "widget.js", "example-host.html",
+     "vendor/socket.io.min.js"],
+)  # fmt: skip
+def test_page_files_are_served(relative: str) -> None:
+    assert resolve_static(WEB, relative) == (WEB / relative).resolve()
+
+
+@pytest.mark.parametrize(
+    "relative",
+    ["", "../README.md", "vendor/../../credentials.yml", "/etc/passwd", ".hidden", "nope.js",
+     "vendor", "a//b.js", "..\\README.md", "x\x00.js", "vendor/README.md/"],
+    ids=repr,
+)  # fmt: skip
+def test_nothing_outside_web_and_no_odd_paths_are_served(relative: str) -> None:
+    assert resolve_static(WEB, relative) is None
+
+
+def test_only_known_file_types_are_served(tmp_path: Path) -> None:
+    (tmp_path / "secret.py").write_text("x = 1")
+    (tmp_path / "ok.js").write_text("x")
+    assert resolve_static(tmp_path, "secret.py") is None
+    assert resolve_static(tmp_path, "ok.js") == (tmp_path / "ok.js").resolve()
+
+
+# -- the channel ------------------------------------------------------------------------------
+
+
+def test_channel_name_and_credentials(tmp_path: Path) -> None:
+    assert WebChatInput.name() == "webchat"
+    default = WebChatInput.from_credentials(None)
+    assert default.store.path == Path("var/feedback.db")
+    assert default.web_root == WEB
+    custom = WebChatInput.from_credentials({"feedback_db": str(tmp_path / "f.db")})
+    assert custom.store.path == tmp_path / "f.db"
+
+
+def test_credentials_register_the_channel() -> None:
+    credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8"))
+    assert credentials["tongban.channels.webchat.WebChatInput"] == {
+        "feedback_db": "var/feedback.db"
+    }
+    assert credentials["socketio"]["session_persistence"] is True
+
+
+def test_blueprint_name_is_valid_for_sanic() -> None:
+    blueprint = WebChatInput().blueprint(None)
+    assert re.fullmatch(r"[A-Za-z0-9_]+", blueprint.name)
+
+
+class AsgiClient:
+    """Just enough of an HTTP client to call a Sanic 21.12 app through ASGI."""
+
+    def __init__(self, app: Sanic) -> None:
+        self.app = app
+        self.started = False
+
+    async def request(self, method: str, path: str, data: bytes = b"", query: str = ""):
+        if not self.started:
+            self.app.asgi = True
+            await self.app._startup()
+            self.started = True
+        sent: list[dict] = []
+        incoming = [{"type": "http.request", "body": data, "more_body": False}]
+
+        async def receive():
+            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
+            "query_string": query.encode(), "root_path": "", "server": ("test", 80),
+            "client": ("127.0.0.1", 1),
+            "headers": [(b"host", b"test"), (b"content-type", b"application/json"),
+                        (b"content-length", str(len(data)).encode())],
+        }  # fmt: skip
+        await self.app(scope, receive, send)
+        start = sent[0]
+        headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+        content = b"".join(m.get("body", b"") for m in sent[1:])
+        return start["status"], headers, content
+
+
+@pytest.fixture()
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # As sanic-testing does: lets Sanic's start-up optimisation run more than once per process.
+    monkeypatch.setattr(Sanic, "test_mode", True)
+    channel = WebChatInput(feedback_db=tmp_path / "var" / "feedback.db")
+    app = Sanic(f"webchat_test_{uuid.uuid4().hex}")
+    # As Rasa registers channels: urljoin("/webhooks/", channel.url_prefix())
+    app.blueprint(channel.blueprint(None), url_prefix="/webhooks/webchat")
+    client = AsgiClient(app)
+
+    def call(*args, **kwargs):
+        return asyncio.run(client.request(*args, **kwargs))
+
+    call.db = tmp_path / "var" / "feedback.db"
+    return call
+
+
+def test_page_is_served_with_a_strict_content_security_policy(client) -> None:
+    status, headers, content = client("GET", "/webhooks/webchat/")
+    assert status == 200
+    assert headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert 'role="log"' in content.decode()
+
+
+def test_page_without_trailing_slash_redirects(client) -> None:
+    status, headers, _ = client("GET", "/webhooks/webchat", query="embed=1")
+    assert status == 302
+    assert headers["location"] == "/webhooks/webchat/?embed=1"
+
+
+def test_widget_loader_is_served_as_javascript(client) -> None:
+    status, headers, content = client("GET", "/webhooks/webchat/static/widget.js")
+    assert status == 200
+    assert headers["content-type"].startswith("text/javascript")
+    assert b"attachShadow" in content
+
+
+def test_missing_or_forbidden_static_file_is_404(client) -> None:
+    assert client("GET", "/webhooks/webchat/static/nope.js")[0] == 404
+    assert client("GET", "/webhooks/webchat/static/..%2F..%2Fcredentials.yml")[0] == 404
+
+
+def test_feedback_round_trip_through_the_routes(client) -> None:
+    assert not client.db.exists()
+    status, _, content = client("GET", "/webhooks/webchat/feedback/summary")
+    assert (status, json.loads(content)) == (200, {"up": 0, "down": 0, "total": 0})
+
+    status, headers, content = client("POST", "/webhooks/webchat/feedback", body(rating="down"))
+    assert (status, json.loads(content)) == (201, {"ok": True})
+    assert headers["cache-control"] == "no-store"
+    client("POST", "/webhooks/webchat/feedback", body(message_id="m2", reason="很清楚"))
+
+    status, _, content = client("POST", "/webhooks/webchat/feedback", body(rating="x"))
+    assert status == 400
+    assert "rating" in json.loads(content)["error"]
+
+    status, _, content = client("GET", "/webhooks/webchat/feedback/summary")
+    assert json.loads(content) == {"up": 1, "down": 1, "total": 2}
+    with sqlite3.connect(client.db) as conn:
+        rows = conn.execute(
+            "SELECT message_id, rating, reason FROM feedback ORDER BY id"
+        ).fetchall()
+    assert rows == [("m1", "down", None), ("m2", "up", "很清楚")]
+
+
+def test_feedback_route_only_accepts_post(client) -> None:
+    assert client("GET", "/webhooks/webchat/feedback")[0] == 405
+
+
+# -- the front end, read as text --------------------------------------------------------------
+
+
+def test_front_end_never_parses_text_as_html() -> None:
+    for path in WEB.glob("*.js"):
+        source = path.read_text(encoding="utf-8")
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
+            assert sink not in source, f"{path.name} uses {sink}"
+
+
+def test_vendored_socket_io_client_is_the_pinned_version() -> None:
+    head = (WEB / "vendor" / "socket.io.min.js").read_text(encoding="utf-8")[:200]
+    assert "Socket.IO v4.8.4" in head
+    assert "4.8.4" in (WEB / "vendor" / "README.md").read_text(encoding="utf-8")
+    assert "MIT" in (WEB / "vendor" / "LICENSE-socket.io-client.txt").read_text(encoding="utf-8")
+
+
+def test_run_script_prints_the_page_urls() -> None:
+    script = (ROOT / "tools" / "run.sh").read_text(encoding="utf-8")
+    assert "网页聊天 / web chat: http://localhost:$RASA_PORT/webhooks/webchat/" in script
+    assert "http://localhost:$RASA_PORT/webhooks/webchat/static/example-host.html" in script
