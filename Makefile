@@ -8,7 +8,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install test lint format run shell train kb-check generate validate rasa-test pytest clean
+.PHONY: install test lint format run shell train kb-check generate validate rasa-test pytest bench clean
 MODEL := models/tongban.tar.gz
 GENERATED := data/jieba/userdict.txt data/nlu/generated_knowledge.yml
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -o -name '*.txt' 2>/dev/null) \
@@ -26,12 +26,12 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $(STAMP)
 
 lint: install
-	$(BIN)/ruff check tongban actions tests tools
-	$(BIN)/ruff format --check tongban actions tests tools
+	$(BIN)/ruff check tongban actions tests tools bench
+	$(BIN)/ruff format --check tongban actions tests tools bench
 
 format: install
-	$(BIN)/ruff format tongban actions tests tools
-	$(BIN)/ruff check --fix tongban actions tests tools
+	$(BIN)/ruff format tongban actions tests tools bench
+	$(BIN)/ruff check --fix tongban actions tests tools bench
 
 kb-check: install
 	$(BIN)/tongban kb check
@@ -70,6 +70,10 @@ run: install $(MODEL)
 
 shell: install $(MODEL)
 	@tools/shell.sh
+
+# Accuracy and speed side by side with the baselines; writes bench/REPORT.md (not part of test).
+bench: install $(GENERATED)
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) models var .pytest_cache
