@@ -110,3 +110,9 @@ def test_traditional_chinese_is_understood(chat):
 def test_loose_dates(text, date):
     parsed = parse_loose_date(text)
     assert (parsed.isoformat() if parsed else None) == date
+
+
+def test_a_year_about_the_person_is_not_a_policy_date(chat):
+    reply = chat("我2019年领的结婚证丢了，能在深圳补吗", "ask_can")
+    assert reply.memory.as_of is None
+    assert reply.answer.as_of.isoformat() == TODAY

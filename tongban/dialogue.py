@@ -30,6 +30,11 @@ INTENT_KINDS = {
     "ask_overview": QuestionKind.OVERVIEW,
 }
 MAX_CHAT_DETAILS, MAX_CHAT_SOURCES = 4, 3
+# "按2022年3月的政策", "2022年的时候": a date that sets which rules apply. A bare year ("我2019年领的
+# 结婚证丢了") is about the person's past, not the policy date, and is left alone.
+_POLICY_DATE_CUE = re.compile(
+    r"(按照?|依照|根据|截至|截止|在)\s*\d{4}\s*[-/.年]|\d{4}\s*[-/.年][^，。？！,?!]{0,8}(政策|规定|时候|那时|当时)"
+)
 _DATE_PATTERNS = (
     re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"),
     re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?"),
@@ -135,14 +140,9 @@ class Conversation:
 
     def _as_of(self, turn: Turn, memory: Memory) -> tuple[dt.date, Memory]:
         """Metadata wins for this message; a date the user typed is remembered."""
-        said = _entity(turn, "date")
-        said_date = parse_loose_date(said) if said else None
-        if said_date is None and turn.text:
-            said_date = (
-                parse_loose_date(turn.text)
-                if re.search(r"\d{4}\s*年|\d{4}-\d", turn.text)
-                else None
-            )
+        said_date = None
+        if turn.text and _POLICY_DATE_CUE.search(normalise(turn.text)):
+            said_date = parse_loose_date(_entity(turn, "date") or turn.text)
         if said_date is not None:
             memory = replace(memory, as_of=said_date.isoformat())
         if turn.metadata and turn.metadata.get("as_of"):
