@@ -8,7 +8,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install test lint format run shell train kb-check generate validate rasa-test pytest bench clean
+.PHONY: install test lint format run shell train kb-check generate validate rasa-test pytest bench browser-test clean
 MODEL := models/tongban.tar.gz
 GENERATED := data/jieba/userdict.txt data/nlu/generated_knowledge.yml
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -o -name '*.txt' 2>/dev/null) \
@@ -62,7 +62,13 @@ rasa-test: $(MODEL)
 pytest: install
 	$(BIN)/pytest
 
-test: install lint kb-check validate pytest rasa-test
+# Browser tests: Debian's Chromium (installed when missing) driven by Playwright against the real
+# servers; screenshots land in tests/artifacts/.
+browser-test: install $(MODEL)
+	tools/install_browser.sh
+	$(BIN)/pytest tests/browser
+
+test: install lint kb-check validate pytest rasa-test browser-test
 
 run: install $(MODEL)
 	@$(BIN)/tongban cases import demo/cases.yaml

@@ -26,6 +26,7 @@ from tongban.channels.feedback import (
     parse_feedback,
     validate_feedback,
 )
+from tongban.channels.socketio import SocketIOInput
 from tongban.channels.webchat import (
     DEFAULT_WEB_ROOT,
     WebChatInput,
@@ -204,12 +205,46 @@ def test_channel_name_and_credentials(tmp_path: Path) -> None:
     assert custom.store.path == tmp_path / "f.db"
 
 
-def test_credentials_register_the_channel() -> None:
+def test_credentials_register_the_channels() -> None:
     credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8"))
     assert credentials["tongban.channels.webchat.WebChatInput"] == {
         "feedback_db": "var/feedback.db"
     }
-    assert credentials["socketio"]["session_persistence"] is True
+    socketio = credentials["tongban.channels.socketio.SocketIOInput"]
+    assert socketio == {
+        "user_message_evt": "user_uttered",
+        "bot_message_evt": "bot_uttered",
+        "session_persistence": True,
+        "metadata_key": "metadata",
+    }
+
+
+def test_socketio_channel_joins_the_session_room_and_stays_on_polling() -> None:
+    channel = SocketIOInput.from_credentials({"session_persistence": True})
+    assert channel.name() == "socketio"  # same routes and output channel name as Rasa's
+    channel.blueprint(None)
+    sio = channel.sio
+    assert sio.eio.allow_upgrades is False
+    calls = []
+
+    async def enter_room(sid, room, namespace=None):
+        calls.append(("enter_room", sid, room))
+
+    async def emit(event, data, room=None, namespace=None):
+        calls.append(("emit", event, data, room))
+
+    sio.enter_room, sio.emit = enter_room, emit
+    handler = sio.handlers["/"]["session_request"]
+    asyncio.run(handler("sid1", {"session_id": "abcdef0123456789"}))
+    assert calls == [
+        ("enter_room", "sid1", "abcdef0123456789"),
+        ("emit", "session_confirm", "abcdef0123456789", "sid1"),
+    ]
+    calls.clear()
+    asyncio.run(handler("sid2", {"session_id": {"not": "a string"}}))
+    new_id = calls[0][2]
+    assert re.fullmatch(r"[0-9a-f]{32}", new_id)
+    assert calls[1] == ("emit", "session_confirm", new_id, "sid2")
 
 
 def test_blueprint_name_is_valid_for_sanic() -> None:

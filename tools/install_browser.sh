@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
-# Install Debian's Chromium for the browser tests (tests/browser), only when it is missing, plus a
-# small Chinese font so that pages and screenshots show Chinese text instead of empty boxes.
-# Playwright drives /usr/bin/chromium; it never downloads a browser (never run `playwright install`).
+# Install Debian's Chromium for the browser tests (tests/browser) when it is missing, with a small
+# Chinese font and an emoji font so that the page and its screenshots show 中文 and 👍/👎 instead of
+# empty boxes. Playwright drives /usr/bin/chromium; never run `playwright install` (no browser is
+# downloaded). Needs root, as on the developers' machines and CI.
 set -euo pipefail
-if [ -x /usr/bin/chromium ] && fc-list :lang=zh 2>/dev/null | grep -q .; then
+PACKAGES=(chromium fonts-wqy-zenhei fonts-noto-color-emoji)
+if [ -x /usr/bin/chromium ] && dpkg -s "${PACKAGES[@]}" >/dev/null 2>&1; then
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
-  echo "错误 / error: Chromium or a Chinese font is missing; as root run:" >&2
-  echo "  apt-get update && apt-get install -y chromium fonts-wqy-zenhei" >&2
+  echo "错误 / error: Chromium or its fonts are missing; as root run:" >&2
+  echo "  apt-get update && apt-get install -y ${PACKAGES[*]}" >&2
   exit 1
 fi
-echo "正在安装 Chromium / installing Debian's chromium and a Chinese font ..."
+echo "正在安装 Chromium / installing Debian's ${PACKAGES[*]} ..."
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q chromium fonts-wqy-zenhei
-/usr/bin/chromium --version
+apt-get install -y -q "${PACKAGES[@]}"
+/usr/bin/chromium --version 2>/dev/null

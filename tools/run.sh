@@ -11,6 +11,8 @@ ACTIONS_PORT=${ACTIONS_PORT:-5055}
 CREDENTIALS=${TONGBAN_CREDENTIALS:-credentials.yml}
 ENDPOINTS=${TONGBAN_ENDPOINTS:-endpoints.yml}
 LOGS=${TONGBAN_LOG_DIR:-var}
+# Loading the model takes one to two minutes on a 2-core machine, longer when it is busy.
+START_TIMEOUT=${TONGBAN_START_TIMEOUT:-300}
 mkdir -p var "$LOGS"
 # endpoints.yml names the action server on port 5055; another ACTIONS_PORT needs its own copy.
 if [ "$ACTIONS_PORT" != 5055 ] && grep -q 'localhost:5055' "$ENDPOINTS"; then
@@ -34,7 +36,7 @@ stop() {
 trap stop INT TERM EXIT
 
 wait_for() {  # url pid name
-  for _ in $(seq 1 240); do
+  for _ in $(seq 1 $((START_TIMEOUT * 2))); do
     if curl -fs "$1" >/dev/null 2>&1; then return 0; fi
     if ! kill -0 "$2" 2>/dev/null; then
       echo "$3 未能启动 / failed to start; see $LOGS/$3.log:"; tail -n 20 "$LOGS/$3.log"; return 1

@@ -184,16 +184,21 @@ function renderRating(item) {
   box.append(question);
 
   const buttons = {};
-  for (const [rating, emoji, label] of [
-    ["up", "👍", "好评：有帮助"],
-    ["down", "👎", "差评：没帮助"],
+  for (const [rating, emoji, kind, label] of [
+    ["up", "👍", "好评：", "有帮助"],
+    ["down", "👎", "差评：", "没帮助"],
   ]) {
     const button = document.createElement("button");
     button.type = "button";
     button.className = `rate rate-${rating}`;
-    button.textContent = emoji;
-    button.setAttribute("aria-label", label);
-    button.title = label;
+    button.setAttribute("aria-label", kind + label);
+    const icon = document.createElement("span");
+    icon.className = "rate-icon";
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = emoji;
+    const text = document.createElement("span");
+    text.textContent = label;
+    button.append(icon, text);
     button.setAttribute("aria-pressed", String(item.rating === rating));
     button.addEventListener("click", () => rate(item, rating, null, box));
     buttons[rating] = button;
@@ -271,14 +276,29 @@ async function rate(item, rating, reason, box) {
 
 function renderAll() {
   log.setAttribute("aria-busy", "true");
-  const lastBot = state.items.length ? state.items[state.items.length - 1] : null;
+  const last = state.items.length ? state.items[state.items.length - 1] : null;
+  // On a phone the disclaimer under the input box would take too much room: it opens the log.
+  const note = document.createElement("p");
+  note.className = "log-note";
+  note.textContent = document.querySelector(".footnote").textContent;
   log.replaceChildren(
+    note,
     ...state.items.map((item) =>
-      item.type === "user" ? renderUser(item) : renderBot(item, item === lastBot),
+      item.type === "user" ? renderUser(item) : renderBot(item, item === last),
     ),
   );
   log.removeAttribute("aria-busy");
   scrollToEnd();
+}
+
+/** Show a new row: the end of the log, or the start of an answer taller than the log. */
+function reveal(row) {
+  if (row.offsetHeight > log.clientHeight - 16) {
+    const top = row.getBoundingClientRect().top - log.getBoundingClientRect().top;
+    log.scrollTop += top - 8;
+  } else {
+    scrollToEnd();
+  }
 }
 
 function replaceRow(item) {
@@ -287,25 +307,29 @@ function replaceRow(item) {
   const row = item.type === "user" ? renderUser(item) : renderBot(item, isLast);
   if (old) old.replaceWith(row);
   else log.append(row);
-  scrollToEnd();
+  if (item.type === "bot") reveal(row);
+  else scrollToEnd();
 }
 
 function dropQuickReplies() {
   for (const group of log.querySelectorAll(".quick-replies")) group.remove();
 }
 
-// ---------------------------------------------------------------- typing indicator ---------------
+// ---------------------------------------------------------------- turns and typing indicator ----
+// A turn is one message sent to the assistant. Rasa answers the messages of a conversation one at a
+// time and acknowledges each (socket.io ack) after its last bot_uttered, so bot messages belong to
+// the oldest unacknowledged turn: an answer split into several bot_uttered events stays one answer.
 
-let awaiting = 0;
+let turns = [];
 
 function setTyping(on) {
   typing.hidden = !on;
   if (on) scrollToEnd();
 }
 
-function answerArrived() {
-  awaiting = Math.max(0, awaiting - 1);
-  setTyping(awaiting > 0);
+function endTurn(turn) {
+  turns = turns.filter((t) => t !== turn);
+  setTyping(turns.length > 0);
 }
 
 // ---------------------------------------------------------------- socket.io ----------------------
@@ -313,10 +337,10 @@ function answerArrived() {
 let socket = null;
 let confirmed = false;
 let everConnected = false;
-let expectWelcome = false;
 
-function emitMessage(text) {
-  awaiting += 1;
+function emitTurn(text, userItem) {
+  const turn = { userItem, welcome: !userItem, answer: null };
+  turns.push(turn);
   setTyping(true);
   socket
     .timeout(ANSWER_TIMEOUT_MS)
@@ -324,18 +348,35 @@ function emitMessage(text) {
       "user_uttered",
       { message: text, session_id: state.sessionId, metadata: { client: "webchat" } },
       (error) => {
-        answerArrived();
-        if (error && socket.connected) setStatus(TEXT.noReply, "warn", 8000);
+        endTurn(turn);
+        if (!error) return;
+        if (socket.connected) {
+          setStatus(TEXT.noReply, "warn", 8000);
+        } else if (!turn.answer) {
+          // The connection dropped before any answer came: send it again after reconnecting.
+          if (userItem) {
+            userItem.status = "pending";
+            replaceRow(userItem);
+          } else {
+            state.greeted = false;
+          }
+          saveState();
+        }
       },
     );
 }
 
 function flushQueue() {
   if (!socket || !socket.connected || !confirmed) return;
+  if (!state.greeted) {
+    // A new conversation starts with the assistant's own greeting and suggested questions.
+    state.greeted = true;
+    emitTurn("/greet", null);
+  }
   for (const item of state.items) {
     if (item.type === "user" && item.status === "pending") {
       item.status = "sent";
-      emitMessage(item.payload || item.text);
+      emitTurn(item.payload || item.text, item);
       replaceRow(item);
     }
   }
@@ -354,6 +395,20 @@ function sendMessage(text, payload) {
   flushQueue();
 }
 
+function newBotItem(welcome) {
+  const item = {
+    type: "bot",
+    id: newId(),
+    parts: [],
+    quickReplies: [],
+    rating: null,
+    reasonSent: false,
+    welcome,
+  };
+  state.items.push(item);
+  return item;
+}
+
 function onBotMessage(message) {
   if (!message || typeof message !== "object") return;
   const text = typeof message.text === "string" ? message.text : "";
@@ -363,19 +418,14 @@ function onBotMessage(message) {
         .map((r) => ({ title: r.title, payload: typeof r.payload === "string" ? r.payload : r.title }))
     : [];
   if (!text && !replies.length) return;
-  let item = state.items[state.items.length - 1];
-  if (!item || item.type !== "bot") {
-    item = {
-      type: "bot",
-      id: newId(),
-      parts: [],
-      quickReplies: [],
-      rating: null,
-      reasonSent: false,
-      welcome: expectWelcome,
-    };
-    expectWelcome = false;
-    state.items.push(item);
+  const turn = turns[0];
+  let item;
+  if (turn) {
+    item = turn.answer || (turn.answer = newBotItem(turn.welcome));
+  } else {
+    // A message that answers nothing sent from this page (e.g. after a reload mid-answer).
+    const last = state.items[state.items.length - 1];
+    item = last && last.type === "bot" ? last : newBotItem(false);
   }
   if (text) item.parts.push(text);
   if (replies.length) item.quickReplies = replies;
@@ -406,13 +456,6 @@ function connect() {
     setStatus(everConnected ? TEXT.reconnected : null, "ok", 3000);
     everConnected = true;
     saveState();
-    if (!state.greeted) {
-      // A new conversation starts with the assistant's own greeting and suggested questions.
-      state.greeted = true;
-      expectWelcome = true;
-      saveState();
-      emitMessage("/greet");
-    }
     flushQueue();
   });
 
@@ -420,8 +463,6 @@ function connect() {
 
   socket.on("disconnect", (reason) => {
     confirmed = false;
-    awaiting = 0;
-    setTyping(false);
     if (reason === "io client disconnect") return;
     setStatus(navigator.onLine ? TEXT.dropped : TEXT.offline, "warn");
   });
@@ -452,24 +493,26 @@ function autosize() {
   input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
 }
 
+function submitInput() {
+  const text = input.value;
+  if (text.trim()) {
+    input.value = "";
+    autosize();
+    sendMessage(text);
+  }
+  input.focus();
+}
+
 form.addEventListener("submit", (event) => {
   event.preventDefault();
-  const text = input.value;
-  if (!text.trim()) {
-    input.focus();
-    return;
-  }
-  input.value = "";
-  autosize();
-  sendMessage(text);
-  input.focus();
+  submitInput();
 });
 
 input.addEventListener("keydown", (event) => {
   // Enter sends, Shift+Enter starts a new line; never while an input method is composing (拼音).
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
     event.preventDefault();
-    form.requestSubmit();
+    submitInput();
   }
 });
 input.addEventListener("input", autosize);

@@ -91,6 +91,7 @@
     root.appendChild(launcher);
 
     var frame = null;
+    var loaded = false;
 
     function remember(open) {
       try {
@@ -101,18 +102,19 @@
     }
 
     function focusChat() {
-      if (!frame) return;
+      // Into the iframe, then (once its page has loaded) onto its input box.
       frame.focus();
-      frame.contentWindow.postMessage({ type: "tongban-webchat:focus" }, chatOrigin);
+      if (loaded) frame.contentWindow.postMessage({ type: "tongban-webchat:focus" }, chatOrigin);
     }
 
     function open(moveFocus) {
       if (!frame) {
+        // Loaded on first open only: a page that nobody chats on opens no connection.
         frame = document.createElement("iframe");
         frame.title = "通办助手在线咨询";
         frame.src = chatUrl.href;
-        frame.allow = "clipboard-write";
         frame.addEventListener("load", function () {
+          loaded = true;
           if (moveFocus && !panel.hidden) focusChat();
         });
         panel.appendChild(frame);
