@@ -33,7 +33,7 @@ MAX_CHAT_DETAILS, MAX_CHAT_SOURCES = 4, 3
 # "按2022年3月的政策", "2022年的时候": a date that sets which rules apply. A bare year ("我2019年领的
 # 结婚证丢了") is about the person's past, not the policy date, and is left alone.
 _POLICY_DATE_CUE = re.compile(
-    r"(按照?|依照|根据|截至|截止|在)\s*\d{4}\s*[-/.年]|\d{4}\s*[-/.年][^，。？！,?!]{0,8}(政策|规定|时候|那时|当时)"
+    r"(按照?|依照|根据|截至|截止|在)\s*\d{4}\s*[-/.年]|\d{4}\s*[-/.年][^，。？！,?!]{0,8}(政策|规定|时候|那时|当时|那天)"
 )
 _DATE_PATTERNS = (
     re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"),
