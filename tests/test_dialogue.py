@@ -116,3 +116,23 @@ def test_a_year_about_the_person_is_not_a_policy_date(chat):
     reply = chat("我2019年领的结婚证丢了，能在深圳补吗", "ask_can")
     assert reply.memory.as_of is None
     assert reply.answer.as_of.isoformat() == TODAY
+
+
+@pytest.mark.parametrize("follow_up", ["户口在江西", "医保在安徽", "我户口是四川的"])
+def test_a_place_only_follow_up_keeps_the_item(chat, follow_up):
+    chat("能在武汉领结婚证吗", "ask_can", {"as_of": "2022-03-25"})
+    reply = chat(follow_up, "inform", {"as_of": "2022-03-25"})
+    assert reply.answer.item_id == "marriage_registration"
+    assert reply.answer.home is not None
+
+
+def test_text_cues_decide_whose_place_over_nlu_roles(tongban):
+    wrong_role = ({"entity": "place", "role": "at", "value": "江西"},)
+    turn = Turn("户口在江西，人在深圳，能领结婚证吗", "ask_can", wrong_role)
+    reply = Conversation(tongban).respond(turn, Memory())
+    assert reply.memory.home == "江西省" and reply.memory.at == "广东省深圳市"
+
+
+def test_an_iso_date_in_the_text_is_read_whole(chat):
+    reply = chat("按2023-03-15的政策，宜昌能领证吗", "ask_can")
+    assert reply.memory.as_of == "2023-03-15"

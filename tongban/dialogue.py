@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from tongban.answers import Answer, QuestionKind, unknown_item
-from tongban.assistant import Tongban
+from tongban.assistant import Places, Tongban
 from tongban.dates import message_as_of, parse_date
 from tongban.errors import BadArgument
 from tongban.questions import detect_kind
@@ -142,7 +142,8 @@ class Conversation:
         """Metadata wins for this message; a date the user typed is remembered."""
         said_date = None
         if turn.text and _POLICY_DATE_CUE.search(normalise(turn.text)):
-            said_date = parse_loose_date(_entity(turn, "date") or turn.text)
+            # The whole text first: the NLU may cut "2023-03-15" into pieces.
+            said_date = parse_loose_date(turn.text) or parse_loose_date(_entity(turn, "date") or "")
         if said_date is not None:
             memory = replace(memory, as_of=said_date.isoformat())
         if turn.metadata and turn.metadata.get("as_of"):
@@ -155,10 +156,11 @@ class Conversation:
         return message_as_of(None), memory
 
     def _places(self, turn: Turn, memory: Memory) -> Memory:
-        """Places named now replace remembered ones; NLU roles first, then the text itself."""
+        """Places named now replace remembered ones; the text's own cues (户口在, 在…打工) decide
+        whose place it is, the NLU's roles only fill in what the text leaves open."""
         found = self.tongban.places_in(turn.text)
-        home = _place(self.tongban, _entity(turn, "place", "home")) or found.home
-        at = _place(self.tongban, _entity(turn, "place", "at")) or found.at
+        home = found.home or _place(self.tongban, _entity(turn, "place", "home"))
+        at = found.at or _place(self.tongban, _entity(turn, "place", "at"))
         if home:
             memory = replace(memory, home=home.label)
         if at:
@@ -179,7 +181,13 @@ class Conversation:
         candidates = self.tongban.candidates(value or turn.text)
         if is_confident(candidates):
             return candidates[0].item_id
-        if not candidates and memory.item in self.tongban.kb.items:
+        remembered = memory.item in self.tongban.kb.items
+        # "户口在江西" after a marriage question gives a place, not a new item: words like 户口 or
+        # 医保 around a place must not replace the item being discussed.
+        if remembered and (
+            not candidates
+            or (not value and self.tongban.places_in(turn.text) != Places(None, None))
+        ):
             return memory.item
         return None
 
