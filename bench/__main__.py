@@ -208,14 +208,14 @@ def _report(facts, scores, cv, speed, template_train, engine) -> str:
         lines += [
             "## Speed over REST (same load for both assistants)",
             "",
-            "| assistant | load | p50 ms | p95 ms | p99 ms | msg/s | errors |",
-            "|---|---|---|---|---|---|---|",
+            "| assistant | load | p50 ms | p95 ms | p99 ms | msg/s | errors | no reply |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for name, (runs, _, _) in speed.items():
             for r in runs:
                 label = "sequential" if r.concurrency == 1 else f"{r.concurrency} concurrent"
                 lines.append(
-                    f"| {name} | {label} | {r.pct(50):.0f} | {r.pct(95):.0f} | {r.pct(99):.0f} | {r.throughput:.1f} | {r.errors} |"
+                    f"| {name} | {label} | {r.pct(50):.0f} | {r.pct(95):.0f} | {r.pct(99):.0f} | {r.throughput:.1f} | {r.errors} | {r.silent} |"
                 )
         lines += [
             "",

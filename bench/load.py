@@ -106,6 +106,7 @@ class LoadResult:
     latencies_ms: list[float]
     errors: int
     seconds: float
+    silent: int = 0  # answered with no message at all
 
     def pct(self, p: float) -> float:
         data = sorted(self.latencies_ms)
@@ -117,20 +118,25 @@ class LoadResult:
 
 
 async def _conversation(
-    session, url: str, sender: str, messages: list[str], out: list, errors: list
+    session, url: str, sender: str, messages: list[str], out: list, errors: list, silent: list
 ) -> None:
+    """One user's messages in order. An error is a failed request or a malformed answer; a
+    well-formed empty answer (the template says nothing to "yes" out of context) is counted
+    apart, as `silent`."""
     for text in messages:
         start = time.perf_counter()
         try:
             async with session.post(url, json={"sender": sender, "message": text}) as response:
                 body = await response.json()
-                if response.status != 200 or not isinstance(body, list) or not body:
+                if response.status != 200 or not isinstance(body, list):
                     errors.append(response.status)
                     continue
         except Exception as exc:
             errors.append(type(exc).__name__)
             continue
         out.append((time.perf_counter() - start) * 1000)
+        if not body:
+            silent.append(text)
 
 
 async def _load(url: str, messages: list[str], conversations: int, turns: int) -> LoadResult:
@@ -139,6 +145,7 @@ async def _load(url: str, messages: list[str], conversations: int, turns: int) -
     rng = random.Random(42)
     latencies: list[float] = []
     errors: list = []
+    silent: list = []
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(timeout=timeout) as session:
         for warm in messages[
@@ -155,12 +162,13 @@ async def _load(url: str, messages: list[str], conversations: int, turns: int) -
                     rng.choices(messages, k=turns),
                     latencies,
                     errors,
+                    silent,
                 )
                 for i in range(conversations)
             )
         )
         seconds = time.perf_counter() - start
-    return LoadResult(conversations, latencies, len(errors), seconds)
+    return LoadResult(conversations, latencies, len(errors), seconds, len(silent))
 
 
 def run_load(url: str, messages: list[str]) -> list[LoadResult]:

@@ -119,11 +119,10 @@ class Conversation:
         if item_id is None:
             answer = self.tongban.ask(text, home=home, at=at, as_of=as_of, kind=kind)
             if answer.item_id:  # the engine found it in the text after all
-                item_id = answer.item_id
-            else:
-                if kind:
-                    memory = replace(memory, kind=kind.value)
-                return self._reply(answer, memory)
+                memory = replace(memory, item=answer.item_id, kind=answer.kind.value)
+            elif kind:
+                memory = replace(memory, kind=kind.value)
+            return self._reply(answer, memory)
         if kind is None:
             kind = QuestionKind.CAN if (home or at) else QuestionKind.OVERVIEW
         memory = replace(memory, item=item_id, kind=kind.value)

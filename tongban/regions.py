@@ -114,6 +114,7 @@ class Mention:
     end: int
     surface: str
     role: Role
+    cued: bool = False  # the role comes from words around the name, not from the default
 
 
 def short_name(full: str) -> str:
@@ -146,7 +147,8 @@ def covers(scope: Place, place: Place) -> bool | None:
 _HOME_BEFORE = (
     "户籍所在地是", "户籍所在地在", "户口所在地是", "户口所在地在", "户籍地是", "户籍地在", "户籍地",
     "户籍在", "户籍是", "户口在", "户口是", "户口落在", "老家在", "老家是", "老家", "籍贯是", "籍贯",
-    "参保地是", "参保地在", "参保地", "参保在", "医保在", "社保在", "我是", "本人是", "从",
+    "参保地是", "参保地在", "参保地", "参保在", "医保在", "社保在", "公积金在", "公积金是", "退休在",
+    "户口", "户籍", "我是", "本人是", "从",
 )  # fmt: skip
 _HOME_AFTER = (
     "户口",
@@ -161,6 +163,12 @@ _HOME_AFTER = (
     "的户籍",
     "的社保",
     "的医保",
+    "交的",
+    "缴的",
+    "交过",
+    "缴过",
+    "交社保",
+    "缴社保",
 )
 _NOT_PERSON = (
     "社民事员口才力大工们家"  # 人社局, 人民, 人事: "人" that does not mean "a person from"
@@ -320,9 +328,16 @@ def _role_of(text: str, mention: Mention) -> Role:
 def _assign_roles(text: str, mentions: list[Mention]) -> list[Mention]:
     roles = [_role_of(text, m) for m in mentions]
     # Whatever is not marked as home is where the person is (or wants to apply).
-    roles = [Role.AT if r is Role.UNKNOWN else r for r in roles]
     return [
-        Mention(m.place, m.start, m.end, m.surface, r) for m, r in zip(mentions, roles, strict=True)
+        Mention(
+            m.place,
+            m.start,
+            m.end,
+            m.surface,
+            Role.AT if r is Role.UNKNOWN else r,
+            r is not Role.UNKNOWN,
+        )
+        for m, r in zip(mentions, roles, strict=True)
     ]
 
 

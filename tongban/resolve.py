@@ -194,7 +194,10 @@ class ItemResolver:
                 # cover most of the term, so "结婚" alone does not fuzzily mean every marriage item.
                 if len(key) >= len(term) - 1:
                     # Cubed: near-misses in pinyin (li hun vs jie hun) drop well below a homophone.
-                    offer(self.terms[term], FUZZY_WEIGHT * (ratio / 100) ** 3, term)
+                    # A term the message does not cover whole (补领结婚证 for 领结昏证) ranks
+                    # below one it does (领结婚证).
+                    covered = min(len(key) / len(term), 1.0)
+                    offer(self.terms[term], FUZZY_WEIGHT * (ratio / 100) ** 3 * covered, term)
         # Shared words are weaker evidence than a whole alias (exact or with a typo): when some
         # item matched that way, items found only through shared words rank below it.
         word_weight = WORDS_DAMPING if scores else 1.0

@@ -28,3 +28,14 @@ def normalise(text: str | None) -> str:
 def compact(text: str) -> str:
     """`normalise` without any whitespace, for substring matching of Chinese terms."""
     return "".join(normalise(text).split())
+
+
+def same_length_normal_form(text: str) -> str:
+    """Half-width, simplified text of exactly the same length (so offsets stay valid)."""
+    chars = []
+    for char in text:
+        folded = unicodedata.normalize("NFKC", char)
+        chars.append(folded.lower() if len(folded) == 1 else char)
+    folded = "".join(chars)
+    simplified = to_simplified(folded)
+    return simplified if len(simplified) == len(folded) else folded

@@ -21,7 +21,7 @@ def misaligned(nlu_dir: Path) -> list[str]:
     """Human-readable problems, one per misaligned entity; empty when all align."""
     from rasa.shared.nlu.training_data.loading import load_data
 
-    from tongban.nlu.tokenizer import same_length_normal_form
+    from tongban.text import same_length_normal_form
 
     problems = []
     data = load_data(str(nlu_dir))

@@ -6,7 +6,6 @@ simplified, half-width form of the text, keeping character offsets so entity spa
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 import jieba
@@ -15,18 +14,12 @@ from rasa.nlu.tokenizers.jieba_tokenizer import JiebaTokenizer
 from rasa.nlu.tokenizers.tokenizer import Token
 from rasa.shared.nlu.training_data.message import Message
 
-from tongban.text import to_simplified
+from tongban.nlu import rasa_fixes
+from tongban.text import same_length_normal_form
 
-
-def same_length_normal_form(text: str) -> str:
-    """Half-width, simplified text of exactly the same length (so offsets stay valid)."""
-    chars = []
-    for char in text:
-        folded = unicodedata.normalize("NFKC", char)
-        chars.append(folded.lower() if len(folded) == 1 else char)
-    folded = "".join(chars)
-    simplified = to_simplified(folded)
-    return simplified if len(simplified) == len(folded) else folded
+# Rasa imports this module first when it loads a Tongban model, in `rasa run`, `rasa shell` and
+# `rasa test` alike: the place to mend Rasa's own faults for the whole process.
+rasa_fixes.apply()
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=True)
