@@ -52,6 +52,10 @@ class Scores:
     n: int = 0
     confusion: tuple[list[str], list[list[int]]] | None = None
     note: str = ""
+    # (text, expected, got) for each held-out message whose intent or entities came out wrong
+    intent_mistakes: list[tuple[str, str, str]] = field(default_factory=list)
+    entity_mistakes: list[tuple[str, str, str]] = field(default_factory=list)
+    item_mistakes: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _run(cmd: list[str], cwd: Path = ROOT) -> float:
@@ -98,11 +102,15 @@ def evaluate(name: str, model: Path, train_seconds: float, note: str = "") -> Sc
     pred = [p or "none" for p in pred]
     labels = sorted(set(gold))
 
+    intent_mistakes = [(t, g, p) for t, g, p in zip(texts, gold, pred, strict=True) if g != p]
+    entity_mistakes = []
     counts: dict[str, Counter] = defaultdict(Counter)
     for ex, p in zip(examples, parsed, strict=True):
         want = Counter(_entity_key(e) for e in ex.get("entities") or [])
         # Two extractors may report the same entity (regex and DIET for case numbers): count once.
         got = Counter({_entity_key(e) for e in p.get("entities") or []})
+        if want != got:
+            entity_mistakes.append((ex.get("text"), _keys_text(want - got), _keys_text(got - want)))
         for key in want | got:
             tp = min(want[key], got[key])
             counts[key[0]]["tp"] += tp
@@ -120,6 +128,7 @@ def evaluate(name: str, model: Path, train_seconds: float, note: str = "") -> Sc
     tongban = Tongban.load(warm=True)
     conversation = Conversation(tongban)
     right = total = 0
+    item_mistakes = []
     for ex, p in zip(examples, parsed, strict=True):
         wanted = [e.get("value") for e in ex.get("entities") or [] if e["entity"] == "item"]
         if not wanted:
@@ -131,7 +140,10 @@ def evaluate(name: str, model: Path, train_seconds: float, note: str = "") -> Sc
             tuple(p.get("entities") or ()),
         )
         reply = conversation.respond(turn, Memory())
-        right += reply.answer is not None and reply.answer.item_id == wanted[0]
+        answered = reply.answer.item_id if reply.answer else None
+        right += answered == wanted[0]
+        if answered != wanted[0]:
+            item_mistakes.append((ex.get("text"), wanted[0], answered or "（没有定位到事项）"))
 
     return Scores(
         name=name,
@@ -143,6 +155,19 @@ def evaluate(name: str, model: Path, train_seconds: float, note: str = "") -> Sc
         n=len(examples),
         confusion=(labels, confusion_matrix(gold, pred, labels=labels).tolist()),
         note=note,
+        intent_mistakes=intent_mistakes,
+        entity_mistakes=entity_mistakes,
+        item_mistakes=item_mistakes,
+    )
+
+
+def _keys_text(keys: Counter) -> str:
+    return (
+        "、".join(
+            f"{entity}{'.' + role if role else ''}={value}"
+            for entity, role, value in sorted(keys, key=str)
+        )
+        or "—"
     )
 
 
