@@ -19,8 +19,9 @@ class ActionAnswer(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> list[dict[str, Any]]:
-        reply = CONVERSATION.respond(turn_of(tracker), memory_of(tracker))
-        return send(reply, dispatcher)
+        memory = memory_of(tracker)
+        reply = CONVERSATION.respond(turn_of(tracker), memory)
+        return send(reply, dispatcher, memory)
 
 
 class ActionFallback(Action):
@@ -32,8 +33,6 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> list[dict[str, Any]]:
-        turn = turn_of(tracker)
-        reply = CONVERSATION.fallback(
-            Turn(turn.text, None, turn.entities, turn.metadata), memory_of(tracker)
-        )
-        return send(reply, dispatcher)
+        turn, memory = turn_of(tracker), memory_of(tracker)
+        reply = CONVERSATION.fallback(Turn(turn.text, None, turn.entities, turn.metadata), memory)
+        return send(reply, dispatcher, memory)

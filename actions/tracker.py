@@ -36,7 +36,13 @@ def memory_of(tracker: Tracker) -> Memory:
     return Memory(**{field: tracker.get_slot(slot) for field, slot in SLOTS.items()})
 
 
-def send(reply: Reply, dispatcher: CollectingDispatcher) -> list[dict[str, Any]]:
+def send(reply: Reply, dispatcher: CollectingDispatcher, before: Memory) -> list[dict[str, Any]]:
+    """Utter the reply; set only the slots whose value changed (every event stays in the
+    tracker, and Rasa sends the whole tracker to the action server on each call)."""
     buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
     dispatcher.utter_message(text=reply.text, buttons=buttons or None)
-    return [SlotSet(slot, getattr(reply.memory, field)) for field, slot in SLOTS.items()]
+    return [
+        SlotSet(slot, getattr(reply.memory, field))
+        for field, slot in SLOTS.items()
+        if getattr(reply.memory, field) != getattr(before, field)
+    ]

@@ -111,6 +111,9 @@ def main() -> int:
     if not args.skip_cv:
         print("5-fold cross-validation ...", flush=True)
         cv = nlu.cross_validation(OUT / "cv")
+        cv["date"] = facts["date"]
+    elif (OUT / "results.json").exists():  # keep the last measured figures, with their date
+        cv = json.loads((OUT / "results.json").read_text(encoding="utf-8")).get("cv")
 
     speed, template_train = {}, None
     if not args.skip_speed:
@@ -292,7 +295,8 @@ def _report(facts, scores, cv, speed, template_train, engine) -> str:
     ]
     lines += _mistake_tables(ours)
     if cv:
-        lines += ["## 5-fold cross-validation on the training data", "", f"Intent accuracy {cv['intent_accuracy']:.1%}, macro-F1 {cv['intent_macro_f1']:.3f}; entity F1: "
+        when = f" (measured {cv['date']})" if cv.get("date", facts["date"]) != facts["date"] else ""
+        lines += [f"## 5-fold cross-validation on the training data{when}", "", f"Intent accuracy {cv['intent_accuracy']:.1%}, macro-F1 {cv['intent_macro_f1']:.3f}; entity F1: "
                   + ", ".join(f"{k} {v:.3f}" for k, v in sorted(cv["entity_f1"].items())) + f" ({cv['seconds'] / 60:.1f} min).", ""]  # fmt: skip
     if speed:
         lines += [

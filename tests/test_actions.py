@@ -21,10 +21,27 @@ def tracker(name: str, **changes) -> Tracker:
     return Tracker.from_dict(state)
 
 
+MEMORY_SLOTS = ("item", "home", "at", "question_kind", "as_of")
+
+
 def run(action, tracker_: Tracker):
+    """The messages, and the memory slots as they stand after the action's events."""
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker_, {}))
-    return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    slots = {name: tracker_.get_slot(name) for name in MEMORY_SLOTS}
+    slots.update({e["name"]: e["value"] for e in events if e["event"] == "slot"})
+    return dispatcher.messages, slots
+
+
+def test_only_changed_slots_are_set(monkeypatch):
+    monkeypatch.setenv("TONGBAN_AS_OF", "2026-11-22")
+    state = tracker("follow_up_divorce")
+    events = asyncio.run(ActionAnswer().run(CollectingDispatcher(), state, {}))
+    changed = {e["name"] for e in events if e["event"] == "slot"}
+    assert changed, "the new item is remembered"
+    assert all(state.get_slot(e["name"]) != e["value"] for e in events if e["event"] == "slot"), (
+        "a slot set to the value it already has only makes the tracker longer"
+    )
 
 
 def test_answer_sets_slots_and_cites_sources(monkeypatch):

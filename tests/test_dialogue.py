@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tongban.dialogue import Conversation, Memory, Turn, parse_loose_date
+from tongban.dates import parse_loose_date
+from tongban.dialogue import Conversation, Memory, Turn
 
 TODAY = "2026-11-22"
 

@@ -30,7 +30,8 @@ def keys(entities):
     ],
 )
 def test_misspelt_and_traditional_items_become_item_ids(tongban, text, surface, item_id):
-    out = normalise_entities(tongban, text, "ask_can", [ent(text, "item", surface)])
+    out = [e for e in normalise_entities(tongban, text, "ask_can", [ent(text, "item", surface)])
+           if e["entity"] == "item"]  # fmt: skip
     assert keys(out) == [("item", None, item_id)]
     assert out[0]["processors"][-1] == "KnowledgeEntities"
 
@@ -81,7 +82,13 @@ def test_an_ambiguous_item_alone_is_kept_for_the_dialogue_to_clarify(tongban):
          [("哈尔滨", "home"), ("三亚", "at")]),
         ("社保转移怎么操作，从北京转回河北", [("北京", "at"), ("河北", "home")],
          [("北京", "home"), ("河北", "at")]),
-        ("吉林医保，在大连住院能直接结算吗", [("吉林", "at")], [("吉林", "home")]),
+        ("吉林医保，在大连住院能直接结算吗", [("吉林", "at")], [("吉林", "home"), ("大连", "at")]),
+        ("我身分证过期了，人在东莞，不回湖南能办吗", [("东莞", "at"), ("湖南", "at")],
+         [("东莞", "at"), ("湖南", "home")]),
+        ("车是浙江牌照的，在西安可以年检吗", [("浙江", "at"), ("西安", "at")],
+         [("浙江", "home"), ("西安", "at")]),
+        ("我俩户口都在山东，现在在无锡能复婚吗", [("山东", "at"), ("无锡", "at")],
+         [("山东", "home"), ("无锡", "at")]),
         ("参保地是上海", [("上海", "at")], [("上海", "home")]),
     ],
 )  # fmt: skip
@@ -97,6 +104,24 @@ def test_without_a_cue_the_nlu_role_stands(tongban):
     found = [ent(text, "place", "重庆", "home"), ent(text, "place", "成都", "at")]
     out = normalise_entities(tongban, text, "ask_can", found)
     assert sorted((e["value"], e["role"]) for e in out) == [("成都", "at"), ("重庆", "home")]
+
+
+def test_a_place_the_nlu_missed_is_added_with_its_role(tongban):
+    text = "公积金在广州交的，房子买在湛江，异地购房提取公积金要交哪些资料"
+    found = [ent(text, "place", "广州", "home")]
+    places = [e for e in normalise_entities(tongban, text, "ask_documents", found)
+              if e["entity"] == "place"]  # fmt: skip
+    assert sorted((e["value"], e["role"]) for e in places) == [("广州", "home"), ("湛江", "at")]
+    added = next(e for e in places if e["value"] == "湛江")
+    assert text[added["start"] : added["end"]] == "湛江"
+
+
+def test_a_duration_is_not_a_date(tongban):
+    text = "在上海交了8年社保，想转到湖北"
+    found = [ent(text, "date", "年")]
+    assert [
+        e for e in normalise_entities(tongban, text, "ask_can", found) if e["entity"] == "date"
+    ] == []
 
 
 def test_places_the_knowledge_base_does_not_know_are_dropped(tongban):

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from tongban.errors import BadArgument
+from tongban.text import normalise
 
 AS_OF_ENV = "TONGBAN_AS_OF"
+_DATE_PATTERNS = (
+    re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"),
+    re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?"),
+)
 
 
 def parse_date(value: Any) -> dt.date:
@@ -50,3 +56,17 @@ def message_as_of(
 def format_date(day: dt.date) -> str:
     """Chinese date as users read it: 2025年5月10日."""
     return f"{day.year}年{day.month}月{day.day}日"
+
+
+def parse_loose_date(value: str) -> dt.date | None:
+    """2022年3月25日, 2022-03-25, 2022/3/25, 2022年3月 (the first of the month)."""
+    text = normalise(value)
+    for pattern in _DATE_PATTERNS:
+        match = pattern.search(text)
+        if match:
+            parts = [int(g) for g in match.groups()] + [1] * (3 - len(match.groups()))
+            try:
+                return dt.date(*parts)
+            except ValueError:
+                return None
+    return None

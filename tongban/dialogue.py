@@ -13,7 +13,7 @@ from typing import Any
 
 from tongban.answers import Answer, QuestionKind, unknown_item
 from tongban.assistant import Places, Tongban
-from tongban.dates import message_as_of, parse_date
+from tongban.dates import message_as_of, parse_date, parse_loose_date
 from tongban.errors import BadArgument
 from tongban.questions import detect_kind
 from tongban.regions import Place
@@ -34,10 +34,6 @@ MAX_CHAT_DETAILS, MAX_CHAT_SOURCES = 4, 3
 # 结婚证丢了") is about the person's past, not the policy date, and is left alone.
 _POLICY_DATE_CUE = re.compile(
     r"(按照?|依照|根据|截至|截止|在)\s*\d{4}\s*[-/.年]|\d{4}\s*[-/.年][^，。？！,?!]{0,8}(政策|规定|时候|那时|当时|那天)"
-)
-_DATE_PATTERNS = (
-    re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"),
-    re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?"),
 )
 
 
@@ -72,20 +68,6 @@ class Reply:
     memory: Memory
     buttons: list[Button] = field(default_factory=list)
     answer: Answer | None = None
-
-
-def parse_loose_date(value: str) -> dt.date | None:
-    """2022年3月25日, 2022-03-25, 2022/3/25, 2022年3月 (the first of the month)."""
-    text = normalise(value)
-    for pattern in _DATE_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            parts = [int(g) for g in match.groups()] + [1] * (3 - len(match.groups()))
-            try:
-                return dt.date(*parts)
-            except ValueError:
-                return None
-    return None
 
 
 def _entity(turn: Turn, name: str, role: str | None = None) -> str | None:

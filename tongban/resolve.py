@@ -73,6 +73,10 @@ _STOPWORDS = frozenset(
         "现在",
         "这个",
         "一下",
+        # Where and how the person lives, not what they want done ("广西户籍，在佛山打工").
+        "打工",
+        "上班",
+        "务工",
         "问",
         "问问",
         "咨询",

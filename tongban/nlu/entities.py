@@ -21,6 +21,7 @@ from rasa.nlu.extractors.extractor import EntityExtractorMixin
 from rasa.shared.nlu.training_data.message import Message
 
 from tongban.assistant import Tongban
+from tongban.dates import parse_loose_date
 from tongban.regions import Mention, Role
 from tongban.resolve import Candidate, is_confident
 from tongban.text import same_length_normal_form
@@ -48,10 +49,18 @@ def normalise_entities(
 ) -> list[Entity]:
     """The entities with item values as item ids, unknown places dropped and roles from the text."""
     entities = _longest_of_overlaps([dict(e) for e in entities])
-    items = _items(tongban, text, intent, [e for e in entities if e.get("entity") == "item"])
-    places = _places(tongban, text, [e for e in entities if e.get("entity") == "place"])
-    others = [e for e in entities if e.get("entity") not in ("item", "place")]
-    return sorted(items + places + others, key=lambda e: (e.get("start", 0), e.get("end", 0)))
+    items = _items(tongban, text, intent, _of(entities, "item"))
+    places = _places(tongban, text, intent, _of(entities, "place"))
+    # "在上海交了8年社保": DIET may take the 年 of a duration for a date.
+    dates = [e for e in _of(entities, "date") if parse_loose_date(str(e.get("value") or ""))]
+    others = [e for e in entities if e.get("entity") not in ("item", "place", "date")]
+    return sorted(
+        items + places + dates + others, key=lambda e: (e.get("start", 0), e.get("end", 0))
+    )
+
+
+def _of(entities: list[Entity], name: str) -> list[Entity]:
+    return [e for e in entities if e.get("entity") == name]
 
 
 def _longest_of_overlaps(entities: list[Entity]) -> list[Entity]:
@@ -93,10 +102,14 @@ def _items(tongban: Tongban, text: str, intent: str | None, found: list[Entity])
 
 
 def _item_id(tongban: Tongban, value: str) -> str | None:
+    """The item a tagged span names; the span may be one character too long (离昏要)."""
     if value in tongban.kb.items:
         return value
-    candidates = tongban.candidates(value) if value.strip() else []
-    return candidates[0].item_id if is_confident(candidates) else None
+    for span in (value, value[:-1], value[1:]):
+        candidates = tongban.candidates(span) if len(span.strip()) >= 2 else []
+        if is_confident(candidates):
+            return candidates[0].item_id
+    return None
 
 
 def _item_in_text(tongban: Tongban, text: str) -> Entity | None:
@@ -139,10 +152,10 @@ def _span_of(candidate: Candidate, normal: str) -> tuple[int, int] | None:
 # -- places ------------------------------------------------------------------------------------
 
 
-def _places(tongban: Tongban, text: str, found: list[Entity]) -> list[Entity]:
+def _places(tongban: Tongban, text: str, intent: str | None, found: list[Entity]) -> list[Entity]:
     mentions = tongban.regions.find(text)
     cued_roles = {m.role for m in mentions if m.cued}
-    out = []
+    out, seen = [], []
     for entity in found:
         place = tongban.regions.resolve(str(entity.get("value") or ""))
         if place is None:
@@ -152,7 +165,26 @@ def _places(tongban: Tongban, text: str, found: list[Entity]) -> list[Entity]:
         if role != entity.get("role"):
             entity = _processed({**entity, "role": role})
         out.append(entity)
-    return out
+        seen.append(place)
+    if intent in ITEM_INTENTS:
+        normal = same_length_normal_form(text)
+        out += [_place_entity(m, normal) for m in mentions if m.place not in seen]
+    return [e for e in out if e is not None]
+
+
+def _place_entity(mention: Mention, normal: str) -> Entity | None:
+    """A place the text names (房子买在湛江) that DIET did not tag."""
+    start = normal.find(mention.surface)
+    if start < 0:
+        return None
+    return {
+        "entity": "place",
+        "role": mention.role.value,
+        "start": start,
+        "end": start + len(mention.surface),
+        "value": mention.surface,
+        "extractor": EXTRACTOR,
+    }
 
 
 def _role(nlu_role: str | None, mention: Mention | None, cued_roles: set[Role]) -> str | None:
@@ -190,6 +222,7 @@ class KnowledgeEntities(GraphComponent, EntityExtractorMixin):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> KnowledgeEntities:
+        _shared_tongban()  # load the knowledge base with the model, not on the first message
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:
