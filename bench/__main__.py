@@ -1,6 +1,7 @@
 """`make bench`: measure accuracy and speed side by side with the baselines, write bench/REPORT.md.
 
-Takes about half an hour on 2 cores. Options: --skip-cv, --skip-speed, --baseline-epochs N.
+Takes about 50 minutes on 2 cores (cross-validation is 20 of them). Options: --skip-cv (keeps the
+last cross-validation figures, with their date), --skip-speed, --baseline-epochs N.
 """
 
 from __future__ import annotations
