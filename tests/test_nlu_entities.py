@@ -16,6 +16,10 @@ def ent(text: str, entity: str, surface: str, role: str | None = None, value: st
     return found
 
 
+def only(name: str, entities):
+    return [e for e in entities if e["entity"] == name]
+
+
 def keys(entities):
     return sorted((e["entity"], e.get("role"), e["value"]) for e in entities)
 
@@ -30,8 +34,7 @@ def keys(entities):
     ],
 )
 def test_misspelt_and_traditional_items_become_item_ids(tongban, text, surface, item_id):
-    out = [e for e in normalise_entities(tongban, text, "ask_can", [ent(text, "item", surface)])
-           if e["entity"] == "item"]  # fmt: skip
+    out = only("item", normalise_entities(tongban, text, "ask_can", [ent(text, "item", surface)]))
     assert keys(out) == [("item", None, item_id)]
     assert out[0]["processors"][-1] == "KnowledgeEntities"
 
@@ -46,7 +49,7 @@ def test_misspelt_and_traditional_items_become_item_ids(tongban, text, surface, 
 )  # fmt: skip
 def test_an_item_the_nlu_missed_is_added_with_its_span(tongban, text, item_id, surface):
     out = normalise_entities(tongban, text, "ask_time_fees", [])
-    items = [e for e in out if e["entity"] == "item"]
+    items = only("item", out)
     assert [e["value"] for e in items] == [item_id]
     assert text[items[0]["start"] : items[0]["end"]] == surface
 
@@ -95,7 +98,7 @@ def test_an_ambiguous_item_alone_is_kept_for_the_dialogue_to_clarify(tongban):
 def test_the_texts_own_words_decide_whose_place_it_is(tongban, text, tagged, expected):
     found = [ent(text, "place", name, role) for name, role in tagged]
     out = normalise_entities(tongban, text, "ask_can", found)
-    places = [e for e in out if e["entity"] == "place"]
+    places = only("place", out)
     assert sorted((e["value"], e["role"]) for e in places) == sorted(expected)
 
 
@@ -109,8 +112,7 @@ def test_without_a_cue_the_nlu_role_stands(tongban):
 def test_a_place_the_nlu_missed_is_added_with_its_role(tongban):
     text = "公积金在广州交的，房子买在湛江，异地购房提取公积金要交哪些资料"
     found = [ent(text, "place", "广州", "home")]
-    places = [e for e in normalise_entities(tongban, text, "ask_documents", found)
-              if e["entity"] == "place"]  # fmt: skip
+    places = only("place", normalise_entities(tongban, text, "ask_documents", found))
     assert sorted((e["value"], e["role"]) for e in places) == [("广州", "home"), ("湛江", "at")]
     added = next(e for e in places if e["value"] == "湛江")
     assert text[added["start"] : added["end"]] == "湛江"
@@ -119,9 +121,7 @@ def test_a_place_the_nlu_missed_is_added_with_its_role(tongban):
 def test_a_duration_is_not_a_date(tongban):
     text = "在上海交了8年社保，想转到湖北"
     found = [ent(text, "date", "年")]
-    assert [
-        e for e in normalise_entities(tongban, text, "ask_can", found) if e["entity"] == "date"
-    ] == []
+    assert only("date", normalise_entities(tongban, text, "ask_can", found)) == []
 
 
 def test_places_the_knowledge_base_does_not_know_are_dropped(tongban):

@@ -94,9 +94,10 @@ class Conversation:
         if not compact(text):
             return self._reply(unknown_item(self.tongban.kb, self._as_of(turn, memory)[0]), memory)
         as_of, memory = self._as_of(turn, memory)
-        memory = self._places(turn, memory)
+        found = self.tongban.places_in(text)
+        memory = self._places(turn, memory, found)
         kind = INTENT_KINDS.get(turn.intent or "") or self._kind_from_text(text, memory)
-        item_id = self._item(turn, memory)
+        item_id = self._item(turn, memory, names_a_place=found != Places(None, None))
         home, at = _place(self.tongban, memory.home), _place(self.tongban, memory.at)
         if item_id is None:
             answer = self.tongban.ask(text, home=home, at=at, as_of=as_of, kind=kind)
@@ -136,10 +137,9 @@ class Conversation:
                 memory = replace(memory, as_of=None)
         return message_as_of(None), memory
 
-    def _places(self, turn: Turn, memory: Memory) -> Memory:
+    def _places(self, turn: Turn, memory: Memory, found: Places) -> Memory:
         """Places named now replace remembered ones; the text's own cues (户口在, 在…打工) decide
         whose place it is, the NLU's roles only fill in what the text leaves open."""
-        found = self.tongban.places_in(turn.text)
         home = found.home or _place(self.tongban, _entity(turn, "place", "home"))
         at = found.at or _place(self.tongban, _entity(turn, "place", "at"))
         if home:
@@ -154,7 +154,7 @@ class Conversation:
             return detected
         return QuestionKind(memory.kind) if memory.kind in QuestionKind._value2member_map_ else None
 
-    def _item(self, turn: Turn, memory: Memory) -> str | None:
+    def _item(self, turn: Turn, memory: Memory, names_a_place: bool) -> str | None:
         """The NLU's item entity (mapped to an id by synonyms), else the text, else memory."""
         value = _entity(turn, "item")
         if value and value in self.tongban.kb.items:
@@ -165,10 +165,7 @@ class Conversation:
         remembered = memory.item in self.tongban.kb.items
         # "户口在江西" after a marriage question gives a place, not a new item: words like 户口 or
         # 医保 around a place must not replace the item being discussed.
-        if remembered and (
-            not candidates
-            or (not value and self.tongban.places_in(turn.text) != Places(None, None))
-        ):
+        if remembered and (not candidates or (not value and names_a_place)):
             return memory.item
         return None
 

@@ -22,25 +22,16 @@ from rasa.shared.nlu.training_data.message import Message
 
 from tongban.assistant import Tongban
 from tongban.dates import parse_loose_date
-from tongban.regions import Mention, Role
+from tongban.dialogue import INTENT_KINDS
+from tongban.regions import Mention
 from tongban.resolve import Candidate, is_confident
 from tongban.text import same_length_normal_form
 
 Entity = dict[str, Any]
 EXTRACTOR = "KnowledgeEntities"
-# Only questions about an item get an item the NLU missed; "谢谢" or a case number do not.
-ITEM_INTENTS = frozenset(
-    {
-        "ask_can",
-        "ask_documents",
-        "ask_process",
-        "ask_regions",
-        "ask_time_fees",
-        "ask_department",
-        "ask_overview",
-        "inform",
-    }
-)
+# Only questions about an item, and follow-ups, get an item or place the NLU missed; "谢谢" or a
+# case number do not.
+ITEM_INTENTS = frozenset(INTENT_KINDS) | {"inform"}
 MIN_ALIGNMENT = 60  # how closely a misspelt mention must match its alias to be given a span
 
 
@@ -49,8 +40,10 @@ def normalise_entities(
 ) -> list[Entity]:
     """The entities with item values as item ids, unknown places dropped and roles from the text."""
     entities = _longest_of_overlaps([dict(e) for e in entities])
-    items = _items(tongban, text, intent, _of(entities, "item"))
-    places = _places(tongban, text, intent, _of(entities, "place"))
+    # Spans of added entities are found in this form, which has the text's offsets.
+    normal = same_length_normal_form(text) if intent in ITEM_INTENTS else None
+    items = _items(tongban, text, normal, _of(entities, "item"))
+    places = _places(tongban, text, normal, _of(entities, "place"))
     # "在上海交了8年社保": DIET may take the 年 of a duration for a date.
     dates = [e for e in _of(entities, "date") if parse_loose_date(str(e.get("value") or ""))]
     others = [e for e in entities if e.get("entity") not in ("item", "place", "date")]
@@ -81,7 +74,7 @@ def _overlap(a: Entity, b: Entity) -> bool:
 # -- items -------------------------------------------------------------------------------------
 
 
-def _items(tongban: Tongban, text: str, intent: str | None, found: list[Entity]) -> list[Entity]:
+def _items(tongban: Tongban, text: str, normal: str | None, found: list[Entity]) -> list[Entity]:
     resolved, unresolved = [], []
     for entity in found:
         item_id = _item_id(tongban, str(entity.get("value") or ""))
@@ -95,10 +88,8 @@ def _items(tongban: Tongban, text: str, intent: str | None, found: list[Entity])
         return resolved  # a fragment such as 门诊 beside a resolved item adds nothing
     if unresolved:
         return unresolved  # the dialogue offers the likely items for 驾照 on its own
-    if intent in ITEM_INTENTS:
-        added = _item_in_text(tongban, text)
-        return [added] if added else []
-    return []
+    added = _item_in_text(tongban, text, normal) if normal is not None else None
+    return [added] if added else []
 
 
 def _item_id(tongban: Tongban, value: str) -> str | None:
@@ -112,23 +103,16 @@ def _item_id(tongban: Tongban, value: str) -> str | None:
     return None
 
 
-def _item_in_text(tongban: Tongban, text: str) -> Entity | None:
+def _item_in_text(tongban: Tongban, text: str, normal: str) -> Entity | None:
     """An item the text names plainly (社宝卡丢了 -> the loss report) that DIET did not tag."""
     candidates = tongban.candidates(text)
     if not is_confident(candidates):
         return None
-    span = _span_of(candidates[0], same_length_normal_form(text))
+    span = _span_of(candidates[0], normal)
     if span is None:
         return None
-    start, end = span
-    return {
-        "entity": "item",
-        "start": start,
-        "end": end,
-        "value": candidates[0].item_id,
-        "confidence_entity": candidates[0].score,
-        "extractor": EXTRACTOR,
-    }
+    best = candidates[0]
+    return _added("item", span, best.item_id, confidence_entity=best.score)
 
 
 def _span_of(candidate: Candidate, normal: str) -> tuple[int, int] | None:
@@ -152,9 +136,9 @@ def _span_of(candidate: Candidate, normal: str) -> tuple[int, int] | None:
 # -- places ------------------------------------------------------------------------------------
 
 
-def _places(tongban: Tongban, text: str, intent: str | None, found: list[Entity]) -> list[Entity]:
+def _places(tongban: Tongban, text: str, normal: str | None, found: list[Entity]) -> list[Entity]:
     mentions = tongban.regions.find(text)
-    cued_roles = {m.role for m in mentions if m.cued}
+    cued_roles = {m.role.value for m in mentions if m.cued}
     out, seen = [], []
     for entity in found:
         place = tongban.regions.resolve(str(entity.get("value") or ""))
@@ -166,8 +150,7 @@ def _places(tongban: Tongban, text: str, intent: str | None, found: list[Entity]
             entity = _processed({**entity, "role": role})
         out.append(entity)
         seen.append(place)
-    if intent in ITEM_INTENTS:
-        normal = same_length_normal_form(text)
+    if normal is not None:
         out += [_place_entity(m, normal) for m in mentions if m.place not in seen]
     return [e for e in out if e is not None]
 
@@ -177,25 +160,24 @@ def _place_entity(mention: Mention, normal: str) -> Entity | None:
     start = normal.find(mention.surface)
     if start < 0:
         return None
-    return {
-        "entity": "place",
-        "role": mention.role.value,
-        "start": start,
-        "end": start + len(mention.surface),
-        "value": mention.surface,
-        "extractor": EXTRACTOR,
-    }
+    span = (start, start + len(mention.surface))
+    return _added("place", span, mention.surface, role=mention.role.value)
 
 
-def _role(nlu_role: str | None, mention: Mention | None, cued_roles: set[Role]) -> str | None:
+def _role(nlu_role: str | None, mention: Mention | None, cued_roles: set[str]) -> str | None:
     """The text's own cue wins; else the NLU's role, unless a cued place already holds it."""
     if mention is None:
         return nlu_role
-    if mention.cued:
-        return mention.role.value
-    if nlu_role is None or nlu_role in {r.value for r in cued_roles}:
+    if mention.cued or nlu_role is None or nlu_role in cued_roles:
         return mention.role.value
     return nlu_role
+
+
+def _added(name: str, span: tuple[int, int], value: str, **extra: Any) -> Entity:
+    """An entity this component found itself."""
+    start, end = span
+    entity = {"entity": name, "start": start, "end": end, "value": value, "extractor": EXTRACTOR}
+    return {**entity, **extra}
 
 
 def _processed(entity: Entity) -> Entity:
