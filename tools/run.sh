@@ -14,16 +14,25 @@ LOGS=${TONGBAN_LOG_DIR:-var}
 # Loading the model takes one to two minutes on a 2-core machine, longer when it is busy.
 START_TIMEOUT=${TONGBAN_START_TIMEOUT:-300}
 mkdir -p var "$LOGS"
+# Servers listen on loopback unless TONGBAN_HOST says otherwise (e.g. 0.0.0.0 behind a proxy).
+HOST=${TONGBAN_HOST:-127.0.0.1}
+# Secrets: the environment's, or ones generated once into var/secrets.env (kept across restarts,
+# so sealed conversation data and signed message ids stay valid).
+# shellcheck source=/dev/null
+. tools/secrets.sh
+# CORS: only the origins configured (space-separated); by default none, so only same-origin pages.
+cors_args=()
+if [ -n "${TONGBAN_CORS_ORIGINS:-}" ]; then read -ra cors_args <<<"--cors $TONGBAN_CORS_ORIGINS"; fi
 # endpoints.yml names the action server on port 5055; another ACTIONS_PORT needs its own copy.
 if [ "$ACTIONS_PORT" != 5055 ] && grep -q 'localhost:5055' "$ENDPOINTS"; then
   sed "s#localhost:5055#localhost:$ACTIONS_PORT#" "$ENDPOINTS" >"$LOGS/endpoints.$ACTIONS_PORT.yml"
   ENDPOINTS="$LOGS/endpoints.$ACTIONS_PORT.yml"
 fi
 
-"$BIN/rasa" run actions --port "$ACTIONS_PORT" --actions actions >"$LOGS/actions.log" 2>&1 &
+"$BIN/python" -m tongban.actionserver --port "$ACTIONS_PORT" >"$LOGS/actions.log" 2>&1 &
 actions_pid=$!
-"$BIN/rasa" run --port "$RASA_PORT" --model models/tongban.tar.gz --endpoints "$ENDPOINTS" \
-  --credentials "$CREDENTIALS" --cors "*" >"$LOGS/rasa.log" 2>&1 &
+"$BIN/rasa" run --interface "$HOST" --port "$RASA_PORT" --model models/tongban.tar.gz \
+  --endpoints "$ENDPOINTS" --credentials "$CREDENTIALS" "${cors_args[@]}" >"$LOGS/rasa.log" 2>&1 &
 rasa_pid=$!
 
 stop() {

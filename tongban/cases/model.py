@@ -46,10 +46,14 @@ class CaseRecord:
     history: tuple[HistoryEntry, ...] = field(default=())
 
     def verifies(self, last4: str) -> bool:
-        """True when `last4` matches the ID or the phone number (compared in constant time)."""
-        id_ok = hmac.compare_digest(self.id_last4.encode(), last4.encode())
-        phone_ok = hmac.compare_digest(self.phone_last4.encode(), last4.encode())
-        return id_ok or phone_ok
+        """True when `last4` matches the ID or the phone number (compared in constant time).
+
+        Only for records that carry the values (the HTTP backend's); the SQLite store keeps
+        keyed hashes and verifies in `SQLiteCaseStore.match`, its records carry empty values."""
+        given = (last4 or "").encode()
+        id_ok = hmac.compare_digest(self.id_last4.encode(), given)
+        phone_ok = hmac.compare_digest(self.phone_last4.encode(), given)
+        return bool(LAST4.fullmatch(last4 or "")) and (id_ok or phone_ok)
 
 
 class CaseValidationError(Exception):

@@ -14,6 +14,7 @@ ASK_LAST4 = "为保护您的隐私，请输入申请人身份证号码或登记�
 BAD_CASE_NUMBER = "这个办件编号的格式不对：应为8–32位字母和数字。请再核对一下受理回执上的编号。"
 BAD_LAST4 = "请输入4位：身份证号码后4位（最后一位可能是X）或手机号码后4位。"
 NO_HISTORY = "请先查询一次办件（需要验证），再查看办理记录。"
+FORM_EXPIRED = "为保护您的隐私，刚才填写的办件编号和后4位已失效，请重新说一下要查询的办件。"
 
 
 def _when(stamp: str) -> str:
@@ -57,14 +58,22 @@ def history(record: CaseRecord) -> str:
     return "\n".join(lines)
 
 
+def _wait(minutes: int) -> str:
+    if minutes < 120:
+        return f"{minutes} 分钟"
+    return f"{-(-minutes // 60)} 小时"
+
+
 def outcome_text(result: Lookup) -> str:
     if result.outcome is Outcome.FOUND and result.record:
         return found(result.record)
+    wait = _wait(result.retry_minutes)
     return {
         # One sentence for both "no such case" and "wrong last 4", so neither can be probed.
         Outcome.NO_MATCH: "没有查到与这个办件编号和验证信息相符的办件。请核对编号和后4位后再试，或拨打12345热线。",
-        Outcome.LOCKED: f"验证失败次数过多，为保护信息安全，请 {result.retry_minutes} 分钟后再试，或拨打12345热线。",
-        Outcome.BUSY: f"查询服务繁忙，请 {result.retry_minutes} 分钟后再试，或拨打12345热线。",
+        Outcome.LOCKED: f"验证失败次数过多，为保护信息安全，请 {wait}后再试，或拨打12345热线。",
+        # Said for any well-formed number, existing or not, so it reveals nothing either.
+        Outcome.CASE_LOCKED: f"这个办件编号的验证失败次数过多，为保护申请人信息，暂停网上查询：请 {wait}后再试，或拨打12345热线查询。",
         Outcome.INVALID_CASE: BAD_CASE_NUMBER,
         Outcome.INVALID_LAST4: BAD_LAST4,
         Outcome.UNAVAILABLE: "办件系统暂时无法访问，请稍后再试，或拨打12345热线查询。",

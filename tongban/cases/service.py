@@ -1,11 +1,13 @@
-"""Case lookups with verification, per-sender lockout and a global cap against enumeration.
+"""Case lookups with verification, limits on failed verifications, and the verified history.
 
-A missing case and a wrong verification produce the same outcome, so neither can be probed.
+A missing case and a wrong verification produce the same outcome, so neither can be probed. The
+limits (per case number, per sender, per client address, and an alarm across everything) are
+described in tongban/cases/limits.py; the sealed slot values and the verified token in
+tongban/cases/tokens.py.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import time
@@ -14,23 +16,26 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from tongban.cases import limits
 from tongban.cases.http_store import HttpCaseStore
+from tongban.cases.limits import FailureCounter, Limit, SQLiteFailureCounter
 from tongban.cases.model import CaseRecord, mask_case_id, normalise_case_id, normalise_last4
 from tongban.cases.store import CaseStore, CaseStoreError, SQLiteCaseStore
+from tongban.cases.tokens import CaseTokens
+from tongban.security.keys import Keys
 
 log = logging.getLogger(__name__)
 
-MAX_FAILURES, LOCKOUT_SECONDS = 5, 3600
-GLOBAL_MAX_FAILURES, GLOBAL_WINDOW_SECONDS = 200, 600
-VERIFIED_SECONDS = 900  # how long "查看办理记录" works after a successful lookup
 DEFAULT_DB = "var/cases.db"
+_SCOPE_PURPOSE = "case_failures"
+_PRUNE_SECONDS = 60
 
 
 class Outcome(str, Enum):
     FOUND = "found"
     NO_MATCH = "no_match"  # no such case, or the verification is wrong: deliberately the same
-    LOCKED = "locked"  # this sender failed too often
-    BUSY = "busy"  # too many failures across all senders
+    LOCKED = "locked"  # this sender, or this client address, failed too often
+    CASE_LOCKED = "case_locked"  # this case number failed too often, whoever asked
     INVALID_CASE = "invalid_case"
     INVALID_LAST4 = "invalid_last4"
     UNAVAILABLE = "unavailable"  # the backend is down
@@ -43,74 +48,130 @@ class Lookup:
     retry_minutes: int = 0
 
 
-def _scope(kind: str, sender: str) -> str:
-    return f"{kind}:{hashlib.sha256(sender.encode()).hexdigest()[:32]}"
-
-
 class CaseService:
     def __init__(
-        self, store: CaseStore, guard_db: SQLiteCaseStore, clock: Callable[[], float] = time.time
+        self,
+        store: CaseStore,
+        counter: FailureCounter,
+        clock: Callable[[], float] = time.time,
+        keys: Keys | None = None,
     ):
-        self.store, self.guard, self.clock = store, guard_db, clock
+        self.store, self.counter, self.clock = store, counter, clock
+        self.keys = keys or Keys.default()
+        self.tokens = CaseTokens(self.keys, clock)
+        self._last_alarm = float("-inf")
+        self._last_prune = float("-inf")
+        self._everything = self._scope(limits.ALARM.scope, "")
 
     @classmethod
-    def from_env(cls, environ: dict | None = None) -> CaseService:
-        """TONGBAN_CASES_BACKEND=sqlite (default) or http; see README for the other variables."""
+    def from_env(cls, environ: dict | None = None, keys: Keys | None = None) -> CaseService:
+        """TONGBAN_CASES_BACKEND=sqlite (default) or http; see README for the other variables.
+        The failure counters live in TONGBAN_CASES_DB with either backend."""
         env = os.environ if environ is None else environ
-        guard = SQLiteCaseStore(Path(env.get("TONGBAN_CASES_DB", DEFAULT_DB)))
+        keys = keys or Keys.default()
+        path = Path(env.get("TONGBAN_CASES_DB", DEFAULT_DB))
         backend = env.get("TONGBAN_CASES_BACKEND", "sqlite").strip().lower()
         if backend == "sqlite":
-            return cls(guard, guard)
-        if backend == "http":
+            store: CaseStore = SQLiteCaseStore(path, keys)
+        elif backend == "http":
             store = HttpCaseStore(
                 env.get("TONGBAN_CASES_URL", ""),
                 token=env.get("TONGBAN_CASES_TOKEN") or None,
                 timeout=float(env.get("TONGBAN_CASES_TIMEOUT", "3")),
                 retries=int(env.get("TONGBAN_CASES_RETRIES", "2")),
             )
-            return cls(store, guard)
-        raise CaseStoreError(f"未知的办件后端“{backend}”：请设为 sqlite 或 http")
+        else:
+            raise CaseStoreError(f"未知的办件后端“{backend}”：请设为 sqlite 或 http")
+        return cls(store, SQLiteFailureCounter(path), keys=keys)
 
-    def lookup(self, sender: str, case_text: str | None, last4_text: str | None) -> Lookup:
+    # -- limits --------------------------------------------------------------------------------
+
+    def _scope(self, kind: str, value: str) -> str:
+        return self.keys.digest(_SCOPE_PURPOSE, f"{kind}:{value}")
+
+    def _wait_minutes(self, limit: Limit, scope: str, now: float) -> int:
+        """0 when `scope` is within `limit`, else the minutes until its oldest failure expires."""
+        since = now - limit.seconds
+        if self.counter.count(scope, since) < limit.failures:
+            return 0
+        oldest = self.counter.oldest(scope, since) or now
+        return max(1, int((oldest + limit.seconds - now) // 60) + 1)
+
+    def _locked(self, limits_and_scopes: list[tuple[Limit, str]], now: float) -> int:
+        return max((self._wait_minutes(lim, scope, now) for lim, scope in limits_and_scopes), default=0)
+
+    def _failed(self, scopes: list[str], now: float) -> None:
+        """Count one failure in every scope (the last is everything), prune now and then, and
+        raise the alarm when everything together is over its limit."""
+        for scope in scopes:
+            self.counter.record(scope, now)
+        if now - self._last_prune >= _PRUNE_SECONDS:
+            self.counter.prune(now - limits.KEEP_SECONDS)
+            self._last_prune = now
+        alarm = limits.ALARM
+        failures = self.counter.count(self._everything, now - alarm.seconds)
+        if failures > alarm.failures and now - self._last_alarm >= limits.ALARM_REPEAT_SECONDS:
+            self._last_alarm = now
+            log.warning(
+                "case lookups: %d failed verifications in the last %d minutes across all users "
+                "(limit %d): possible enumeration; nobody is locked out by this",
+                failures, alarm.seconds // 60, alarm.failures,
+            )  # fmt: skip
+
+    # -- lookups -------------------------------------------------------------------------------
+
+    def lookup(
+        self,
+        sender: str,
+        case_text: str | None,
+        last4_text: str | None,
+        client: str | None = None,
+    ) -> Lookup:
+        """Verify and return a case. `client` is the keyed hash of the client address from the
+        message metadata; without it (CLI, tests) there is no per-address limit."""
         now = self.clock()
-        sender_scope = _scope("sender", sender)
-        failures = self.guard.count_attempts(sender_scope, now - LOCKOUT_SECONDS)
-        if failures >= MAX_FAILURES:
-            oldest = self.guard.oldest_attempt(sender_scope, now - LOCKOUT_SECONDS) or now
-            minutes = max(1, int((oldest + LOCKOUT_SECONDS - now) // 60) + 1)
+        who = [(limits.SENDER_HOURLY, self._scope("sender", sender))]
+        if client:
+            who.append((limits.CLIENT_HOURLY, self._scope("client", str(client))))
+        minutes = self._locked(who, now)
+        if minutes:
             return Lookup(Outcome.LOCKED, retry_minutes=minutes)
-        if self.guard.count_attempts("global", now - GLOBAL_WINDOW_SECONDS) >= GLOBAL_MAX_FAILURES:
-            log.warning("case lookups paused: global failure cap reached")
-            return Lookup(Outcome.BUSY, retry_minutes=GLOBAL_WINDOW_SECONDS // 60)
         case_id, last4 = normalise_case_id(case_text), normalise_last4(last4_text)
         if case_id is None:
             return Lookup(Outcome.INVALID_CASE)
         if last4 is None:
             return Lookup(Outcome.INVALID_LAST4)
+        case_scope = self._scope("case", case_id)
+        minutes = self._locked([(limits.CASE_HOURLY, case_scope), (limits.CASE_DAILY, case_scope)], now)
+        if minutes:
+            log.info("case lookup refused for %s: too many failures", mask_case_id(case_id))
+            return Lookup(Outcome.CASE_LOCKED, retry_minutes=minutes)
         try:
-            record = self.store.get(case_id)
+            record = self.store.match(case_id, last4)
         except CaseStoreError as exc:
             log.warning("case backend unavailable for %s: %s", mask_case_id(case_id), exc)
             return Lookup(Outcome.UNAVAILABLE)
-        if record is None or not record.verifies(last4):
-            self.guard.record_attempt(sender_scope, now)
-            self.guard.record_attempt("global", now)
+        if record is None:
+            self._failed([case_scope, *(scope for _, scope in who), self._everything], now)
             log.info("case lookup failed for %s", mask_case_id(case_id))
             return Lookup(Outcome.NO_MATCH)
-        self.guard.clear_attempts(sender_scope)
-        self.guard.remember_verified(_scope("verified", sender), case_id, now)
-        self.guard.prune_attempts(now - LOCKOUT_SECONDS)
+        # A success clears no counter (see limits.py).
         log.info("case lookup succeeded for %s", mask_case_id(case_id))
         return Lookup(Outcome.FOUND, record)
 
-    def verified_record(self, sender: str) -> CaseRecord | None:
-        """The case this sender verified in the last few minutes, for a history request."""
-        case_id = self.guard.verified_case(
-            _scope("verified", sender), self.clock() - VERIFIED_SECONDS
-        )
+    # -- the verified history ------------------------------------------------------------------
+
+    def verified_token(self, record: CaseRecord, sender: str, session: float) -> str:
+        """What the conversation keeps after a successful lookup (a sealed slot value)."""
+        return self.tokens.seal_verified(record.case_id, sender, session)
+
+    def verified_record(self, token: object, sender: str, session: float) -> CaseRecord | None:
+        """The case this sender verified in this session in the last 15 minutes, or None."""
+        case_id = self.tokens.verified_case(token, sender, session)
         if case_id is None:
             return None
         try:
             return self.store.get(case_id)
-        except CaseStoreError:
+        except CaseStoreError as exc:
+            log.warning("case backend unavailable for %s: %s", mask_case_id(case_id), exc)
             return None

@@ -3,22 +3,33 @@
 No Sanic here: `parse_feedback` checks a request body and `FeedbackStore` keeps the ratings, so both
 are tested without a server. One rating per answer: rating the same answer again replaces the
 earlier rating and reason, so the counts are counts of rated answers.
+
+A rating names an answer by the `message_id` the socket.io channel gave it: a random part and a
+signature binding it to the conversation (`new_message_id`). Only a message the server really sent
+to that conversation can be rated; anything else is refused with 403. Reasons are stored with case
+numbers, ID and phone numbers masked (`tongban.security.redact`).
 """
 
 from __future__ import annotations
 
-import json
 import re
+import secrets
 import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tongban.channels.inbound import SESSION_ID, BadRequest, parse_json_object
+from tongban.security.keys import Keys
+from tongban.security.redact import redact
+
 RATINGS = ("up", "down")
 MAX_REASON = 500
 MAX_BODY = 8192  # bytes; a reason of 500 Chinese characters is about 1,500 bytes of UTF-8
-ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# "<16 random characters>.<22-character signature>", both URL-safe base64.
+MESSAGE_ID = re.compile(r"([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{22})")
+MESSAGE_PURPOSE = "message"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS feedback (
@@ -41,8 +52,30 @@ DO UPDATE SET rating = excluded.rating, reason = excluded.reason, updated_at = e
 """
 
 
+def new_message_id(session_id: str, keys: Keys | None = None) -> str:
+    """An id for one bot message sent to `session_id`, which only this server can make."""
+    nonce = secrets.token_urlsafe(12)
+    signature = (keys or Keys.default()).sign(MESSAGE_PURPOSE, f"{session_id}:{nonce}")
+    return f"{nonce}.{signature}"
+
+
+def message_id_belongs(session_id: str, message_id: object, keys: Keys | None = None) -> bool:
+    """Whether `message_id` was made by `new_message_id` for this very session."""
+    if not isinstance(message_id, str):
+        return False
+    match = MESSAGE_ID.fullmatch(message_id)
+    if match is None:
+        return False
+    nonce, signature = match.groups()
+    return (keys or Keys.default()).verify(MESSAGE_PURPOSE, f"{session_id}:{nonce}", signature)
+
+
 class FeedbackError(ValueError):
     """A rating that cannot be stored; the message is shown to the caller (Chinese first)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -53,24 +86,26 @@ class Feedback:
     reason: str | None = None
 
 
-def parse_feedback(body: bytes | str | None) -> Feedback:
+def parse_feedback(body: bytes | str | None, keys: Keys | None = None) -> Feedback:
     """The rating in a JSON request body, or FeedbackError saying what is wrong with it."""
-    if not body:
-        raise FeedbackError("请求内容为空 / empty body")
-    if len(body) > MAX_BODY:
-        raise FeedbackError("请求内容过长 / body too large")
+    if isinstance(body, str):
+        body = body.encode("utf-8", "surrogatepass")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise FeedbackError("请求内容不是有效的 JSON / body is not valid JSON") from exc
-    return validate_feedback(data)
+        data = parse_json_object(body, max_bytes=MAX_BODY)
+    except BadRequest as exc:
+        raise FeedbackError(str(exc), exc.status) from None
+    return validate_feedback(data, keys)
 
 
-def validate_feedback(data: object) -> Feedback:
+def validate_feedback(data: object, keys: Keys | None = None) -> Feedback:
     if not isinstance(data, dict):
         raise FeedbackError("请求内容必须是 JSON 对象 / body must be a JSON object")
-    session_id = _identifier(data, "session_id")
-    message_id = _identifier(data, "message_id")
+    session_id = data.get("session_id")
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        raise FeedbackError("session_id 格式不对 / session_id is malformed")
+    message_id = data.get("message_id")
+    if not isinstance(message_id, str) or not MESSAGE_ID.fullmatch(message_id):
+        raise FeedbackError("message_id 格式不对 / message_id is malformed")
     rating = data.get("rating")
     if rating not in RATINGS:
         raise FeedbackError('rating 必须是 "up" 或 "down" / rating must be "up" or "down"')
@@ -78,22 +113,21 @@ def validate_feedback(data: object) -> Feedback:
     if reason is not None:
         if not isinstance(reason, str):
             raise FeedbackError("reason 必须是文字 / reason must be a string")
+        try:
+            reason.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FeedbackError("reason 含有无效的字符 / reason is not valid Unicode") from None
         reason = reason.replace("\x00", "").strip() or None
         if reason is not None and len(reason) > MAX_REASON:
             raise FeedbackError(
                 f"原因最多 {MAX_REASON} 个字 / reason is longer than {MAX_REASON} characters"
             )
-    return Feedback(session_id, message_id, rating, reason)
-
-
-def _identifier(data: dict, key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+    # Checked last, so a malformed request is told what is malformed.
+    if not message_id_belongs(session_id, message_id, keys):
         raise FeedbackError(
-            f"{key} 必须是 1 到 64 个字母、数字、- 或 _ / "
-            f"{key} must be 1-64 letters, digits, '-' or '_'"
+            "只能评价本次对话中助手发出的回答 / not a message of this conversation", status=403
         )
-    return value
+    return Feedback(session_id, message_id, rating, redact(reason) if reason else None)
 
 
 class FeedbackStore:

@@ -10,8 +10,13 @@ Routes, under Rasa's /webhooks/webchat prefix:
                                              "reason": optional, at most 500 characters}
 - GET  /webhooks/webchat/feedback/summary   {"up": n, "down": n, "total": n}
 
-The page talks to Rasa's socket.io channel for the conversation itself; this channel receives no
-user messages, so `on_new_message` is not used.
+Ratings are for the page itself, on this server's origin (the widget's iframe too): the feedback
+route sends no CORS headers, even when Rasa runs with `--cors "*"`, and refuses a request whose
+Origin is another site. Only a message id the socket.io channel signed for that session is accepted
+(403 otherwise; see `tongban.channels.feedback`).
+
+The page talks to the socket.io channel (`tongban.channels.socketio`) for the conversation itself;
+this channel receives no user messages, so `on_new_message` is not used.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from tongban.channels import server
 from tongban.channels.feedback import FeedbackError, FeedbackStore, parse_feedback
 
 logger = logging.getLogger(__name__)
@@ -87,9 +94,27 @@ def handle_feedback(store: FeedbackStore, body: bytes | None) -> tuple[int, dict
     try:
         feedback = parse_feedback(body)
     except FeedbackError as exc:
-        return 400, {"ok": False, "error": str(exc)}
+        return exc.status, {"ok": False, "error": str(exc)}
     store.save(feedback)
     return 201, {"ok": True}
+
+
+def same_origin(request: Request) -> bool:
+    """False when the browser says the request comes from a page of another site.
+
+    Browsers send Origin with every POST made by fetch; a request without one (curl, a server)
+    is not a cross-site request of a browser and is judged by its body alone."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    host = request.headers.get("host", "")
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and bool(host) and parts.netloc.lower() == host.lower()
+
+
+def drop_cors_headers(response: HTTPResponse) -> None:
+    for name in [key for key in response.headers if key.lower().startswith("access-control-")]:
+        del response.headers[name]
 
 
 class WebChatInput(InputChannel):
@@ -117,6 +142,7 @@ class WebChatInput(InputChannel):
         web_root = self.web_root
         store = self.store
         webchat = Blueprint("webchat_webhook")
+        server.install(webchat)
 
         async def send_file(relative: str) -> HTTPResponse:
             path = resolve_static(web_root, relative)
@@ -140,12 +166,31 @@ class WebChatInput(InputChannel):
 
         @webchat.route("/feedback", methods=["POST"])
         async def feedback(request: Request) -> HTTPResponse:
+            if not same_origin(request):
+                return response.json(
+                    {"ok": False, "error": "只接受本站页面的评价 / same origin only"},
+                    status=403,
+                    headers=NO_STORE,
+                    dumps=json_dumps,
+                )
             try:
                 status, body = await asyncio.to_thread(handle_feedback, store, request.body)
             except Exception:  # a broken database must not take the chat down with it
                 logger.exception("Could not store feedback in %s", store.path)
                 status, body = 500, {"ok": False, "error": "评价暂时无法保存 / could not store"}
             return response.json(body, status=status, headers=NO_STORE, dumps=json_dumps)
+
+        @webchat.route("/feedback", methods=["OPTIONS"])
+        async def feedback_preflight(_: Request) -> HTTPResponse:
+            # Rasa's CORS extension answers every preflight before any handler runs; this route
+            # exists so that the middleware below can take its CORS headers off again.
+            return response.empty(headers=NO_STORE)
+
+        @webchat.middleware("response")
+        async def same_origin_only(request: Request, reply: HTTPResponse) -> None:
+            # Blueprint response middleware runs after the app's (sanic-cors) middleware.
+            if request.path.rstrip("/").endswith("/feedback"):
+                drop_cors_headers(reply)
 
         @webchat.route("/feedback/summary", methods=["GET"])
         async def feedback_summary(_: Request) -> HTTPResponse:

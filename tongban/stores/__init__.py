@@ -1,0 +1,1 @@
+"""Stores behind Rasa's own extension points: the conversation tracker store."""
