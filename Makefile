@@ -55,8 +55,9 @@ train: $(MODEL)
 $(MODEL): $(TRAINING_INPUTS) $(GENERATED) | install
 	$(BIN)/rasa train --fixed-model-name tongban --out models --quiet
 
+# `rasa test core` reads endpoints.yml but calls no action: the token only has to be defined.
 rasa-test: $(MODEL)
-	$(BIN)/rasa test core --stories tests/test_stories.yml --model $(MODEL) \
+	TONGBAN_ACTION_TOKEN=$${TONGBAN_ACTION_TOKEN:-unused-by-rasa-test} $(BIN)/rasa test core --stories tests/test_stories.yml --model $(MODEL) \
 	  --fail-on-prediction-errors --out var/test-results
 
 pytest: install

@@ -10,6 +10,7 @@ import argparse
 import datetime as dt
 import json
 import platform
+import secrets
 import subprocess
 import time
 from collections import Counter
@@ -119,7 +120,11 @@ def main() -> int:
     speed, template_train = {}, None
     if not args.skip_speed:
         print("speed: Tongban ...", flush=True)
-        server = load.start("tongban", ROOT, model, 5105, 5155, _bench_endpoints())
+        server = load.start(
+            "tongban", ROOT, model, 5105, 5155, _bench_endpoints(),
+            actions_command=[str(nlu.BIN / "python"), "-m", "tongban.actionserver", "--port", "5155"],
+            extra_env={"TONGBAN_ACTION_TOKEN": secrets.token_urlsafe(32)},
+        )  # fmt: skip
         speed["通办助手 / Tongban"] = (
             load.run_load(server.url, load.TONGBAN_MESSAGES),
             server.rss_mb(),
@@ -151,7 +156,8 @@ def main() -> int:
 def _bench_endpoints() -> Path:
     path = OUT / "endpoints.yml"
     path.write_text(
-        'action_endpoint:\n  url: "http://localhost:5155/webhook"\n  enable_selective_domain: true\n',
+        'action_endpoint:\n  url: "http://localhost:5155/webhook"\n  enable_selective_domain: true\n'
+        "  headers:\n    Authorization: Bearer ${TONGBAN_ACTION_TOKEN}\n",
         encoding="utf-8",
     )
     return path

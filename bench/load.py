@@ -79,15 +79,26 @@ def _wait(url: str, timeout: float = 240) -> None:
 
 
 def start(
-    name: str, project: Path, model: Path, rasa_port: int, actions_port: int, endpoints: Path
+    name: str,
+    project: Path,
+    model: Path,
+    rasa_port: int,
+    actions_port: int,
+    endpoints: Path,
+    actions_command: list[str] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
-    env = {**os.environ, **QUIET}
+    """Start an assistant; `actions_command` replaces rasa-sdk's plain action server."""
+    env = {**os.environ, **QUIET, **(extra_env or {})}
     logs = ROOT / "bench/out"
     logs.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
+    command = actions_command or [
+        str(BIN / "rasa"), "run", "actions", "--port", str(actions_port), "--actions", "actions",
+    ]  # fmt: skip
     actions = subprocess.Popen(
-        [str(BIN / "rasa"), "run", "actions", "--port", str(actions_port), "--actions", "actions"],
-        cwd=project, env=env, stdout=(logs / f"{name}-actions.log").open("w"), stderr=subprocess.STDOUT,
+        command, cwd=project, env=env, stdout=(logs / f"{name}-actions.log").open("w"),
+        stderr=subprocess.STDOUT,
     )  # fmt: skip
     rasa = subprocess.Popen(
         [str(BIN / "rasa"), "run", "--port", str(rasa_port), "--model", str(model), "--endpoints", str(endpoints)],

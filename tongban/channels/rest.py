@@ -79,9 +79,7 @@ class RestInput(RasaRestInput):
             if inbound.too_long(message.text):
                 reply = [{"recipient_id": message.sender, "text": inbound.TOO_LONG_REPLY}]
                 if stream:
-                    return response.stream(
-                        _lines(_listed(reply)), content_type="text/event-stream"
-                    )
+                    return response.stream(_lines(_listed(reply)), content_type="text/event-stream")
                 return response.json(reply, dumps=json_dumps)
             if stream:
                 return response.stream(

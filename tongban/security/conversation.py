@@ -35,9 +35,9 @@ def _redact_user(data: dict[str, Any], answering_secret: bool) -> None:
 
 def _redact_slot(data: dict[str, Any]) -> None:
     value = data.get("value")
-    if data.get("name") in SENSITIVE_SLOTS and isinstance(value, str):
-        if not value.startswith(SEALED_PREFIX):
-            data["value"] = redact_codes(value)
+    sensitive = data.get("name") in SENSITIVE_SLOTS and isinstance(value, str)
+    if sensitive and not value.startswith(SEALED_PREFIX):
+        data["value"] = redact_codes(value)
 
 
 def redacted(events: Iterable[dict[str, Any]], skip: int = 0) -> Iterator[dict[str, Any]]:
