@@ -71,8 +71,9 @@ browser-test: install $(MODEL)
 
 test: install lint kb-check validate pytest rasa-test browser-test
 
+# The demo cases are hashed with the server secret, so the import reads the same secrets as run.sh.
 run: install $(MODEL)
-	@$(BIN)/tongban cases import demo/cases.yaml
+	@. tools/secrets.sh && $(BIN)/tongban cases import demo/cases.yaml
 	@tools/run.sh
 
 shell: install $(MODEL)

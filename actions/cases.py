@@ -1,8 +1,13 @@
-"""The case-status form: collect the case number and last 4 digits, look up, then forget them."""
+"""The case-status form: collect the case number and last 4 digits, look up, then forget them.
+
+The tracker store persists every slot, so the slots hold sealed values (Keys.seal, bound to the
+sender), never the number or the last 4 as typed.
+"""
 
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -10,10 +15,14 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.runtime import CASES
+from actions.tracker import latest_metadata
 from tongban.cases import replies
 from tongban.cases.model import find_case_id, find_last4, normalise_case_id, normalise_last4
+from tongban.cases.tokens import looks_sealed
 
 FORM = "case_status_form"
+# The form's slots hold sealed values only (tongban/cases/tokens.py), never what was typed.
+CASE_SLOT, LAST4_SLOT, VERIFIED_SLOT = "case_number", "verification", "case_verified"
 STOP_INTENTS = {
     "deny",
     "goodbye",
@@ -47,12 +56,12 @@ class ValidateCaseStatusForm(FormValidationAction):
         text = _text(tracker)
         found = find_case_id(text)
         if found:
-            return {"case_number": found}
-        asked = tracker.get_slot("requested_slot") == "case_number"
+            return {CASE_SLOT: found}
+        asked = tracker.get_slot("requested_slot") == CASE_SLOT
         # Anything with enough letters and digits is an attempt at a number (validated below);
         # other messages ("不查了") leave the form to the rules.
         if asked and _intent(tracker) not in STOP_INTENTS and _alnum_count(text) >= 2:
-            return {"case_number": text}
+            return {CASE_SLOT: text}
         return {}
 
     async def extract_verification(
@@ -61,27 +70,41 @@ class ValidateCaseStatusForm(FormValidationAction):
         text = _text(tracker)
         cued = find_last4(text)
         if cued:
-            return {"verification": cued}
-        asked = tracker.get_slot("requested_slot") == "verification"
+            return {LAST4_SLOT: cued}
+        asked = tracker.get_slot("requested_slot") == LAST4_SLOT
         if asked and _intent(tracker) not in STOP_INTENTS and _alnum_count(text) >= 1:
-            return {"verification": text}
+            return {LAST4_SLOT: text}
         return {}
 
     def validate_case_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        case_id = normalise_case_id(str(value or ""))
-        if case_id is None:
+        sealed = _seal(CASE_SLOT, value, tracker, normalise_case_id)
+        if sealed is None and not looks_sealed(value):
             dispatcher.utter_message(text=replies.BAD_CASE_NUMBER)
-        return {"case_number": case_id}
+        return {CASE_SLOT: sealed}
 
     def validate_verification(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        last4 = normalise_last4(str(value or ""))
-        if last4 is None:
+        sealed = _seal(LAST4_SLOT, value, tracker, normalise_last4)
+        if sealed is None and not looks_sealed(value):
             dispatcher.utter_message(text=replies.BAD_LAST4)
-        return {"verification": last4}
+        return {LAST4_SLOT: sealed}
+
+
+def _seal(
+    slot: str, value: Any, tracker: Tracker, normalise: Callable[[str], str | None]
+) -> str | None:
+    """What the slot keeps: the normalised value sealed for this sender, or None if invalid.
+
+    A value sealed earlier (Rasa hands prefilled slots back for validation when the form starts
+    again) passes through while it is valid for this sender; an expired or foreign one is
+    dropped silently, and the form asks again."""
+    if looks_sealed(value):
+        return value if CASES.tokens.form_value(slot, value, tracker.sender_id) else None
+    normal = normalise(str(value or ""))
+    return CASES.tokens.seal_form_value(slot, normal, tracker.sender_id) if normal else None
 
 
 class ActionAskCaseNumber(Action):
@@ -107,7 +130,10 @@ class ActionAskVerification(Action):
 
 
 class ActionCaseLookup(Action):
-    """Look the case up, answer, and clear both values from the slots whatever the outcome."""
+    """Look the case up, answer, and clear both values from the slots whatever the outcome.
+
+    On success the slot case_verified gets a sealed token (case, sender, session) that lets
+    action_case_history show the record for 15 minutes; any other outcome clears it."""
 
     def name(self) -> str:
         return "action_case_lookup"
@@ -115,21 +141,46 @@ class ActionCaseLookup(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> list[dict[str, Any]]:
-        result = CASES.lookup(
-            tracker.sender_id, tracker.get_slot("case_number"), tracker.get_slot("verification")
-        )
+        sender = tracker.sender_id
+        case_id = CASES.tokens.form_value(CASE_SLOT, tracker.get_slot(CASE_SLOT), sender)
+        last4 = CASES.tokens.form_value(LAST4_SLOT, tracker.get_slot(LAST4_SLOT), sender)
+        cleared = [SlotSet(CASE_SLOT, None), SlotSet(LAST4_SLOT, None)]
+        if case_id is None or last4 is None:
+            dispatcher.utter_message(text=replies.FORM_EXPIRED)
+            return [*cleared, SlotSet(VERIFIED_SLOT, None)]
+        client = latest_metadata(tracker).get("client")
+        client = client if isinstance(client, str) and client else None
+        result = CASES.lookup(sender, case_id, last4, client=client)
         buttons = [{"title": "查看办理记录", "payload": "/case_history"}] if result.record else None
         dispatcher.utter_message(text=replies.outcome_text(result), buttons=buttons)
-        return [SlotSet("case_number", None), SlotSet("verification", None)]
+        verified = (
+            CASES.verified_token(result.record, sender, session_started(tracker))
+            if result.record
+            else None
+        )
+        return [*cleared, SlotSet(VERIFIED_SLOT, verified)]
 
 
 class ActionCaseHistory(Action):
+    """The history of the case this sender verified in this session in the last 15 minutes."""
+
     def name(self) -> str:
         return "action_case_history"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> list[dict[str, Any]]:
-        record = CASES.verified_record(tracker.sender_id)
+        record = CASES.verified_record(
+            tracker.get_slot(VERIFIED_SLOT), tracker.sender_id, session_started(tracker)
+        )
         dispatcher.utter_message(text=replies.history(record) if record else replies.NO_HISTORY)
         return []
+
+
+def session_started(tracker: Tracker) -> float:
+    """When the tracker's current session started (0 if it never did): a verified token names
+    it, so a new session ends the token even though the slots are carried over."""
+    for event in reversed(tracker.events):
+        if event.get("event") == "session_started":
+            return float(event.get("timestamp") or 0)
+    return 0.0

@@ -10,6 +10,7 @@ from sanic import Sanic
 
 from tests.asgi import AsgiClient
 from tongban.actionserver import build_app, main
+from tongban.settings import Settings
 
 TOKEN = "test-token-0123456789"
 
@@ -58,14 +59,11 @@ def test_health_is_open_and_says_nothing_else(call) -> None:
 
 
 def test_no_token_configured_refuses_to_start(monkeypatch, capsys) -> None:
-    from tongban import settings as settings_module
+    import tongban.actionserver
 
-    monkeypatch.delenv("TONGBAN_ACTION_TOKEN", raising=False)
-    settings_module.settings.cache_clear()
-    try:
-        assert main(["--port", "1"]) == 2
-    finally:
-        settings_module.settings.cache_clear()
+    unset = Settings.from_env({"TONGBAN_SECRET_KEY": "k"})
+    monkeypatch.setattr(tongban.actionserver, "settings", lambda: unset)
+    assert main(["--port", "1"]) == 2
     assert "TONGBAN_ACTION_TOKEN" in capsys.readouterr().err
 
 

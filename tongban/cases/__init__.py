@@ -1,5 +1,6 @@
 """Case status (办件进度): records, stores behind one interface, import, verified lookups, replies."""
 
+from tongban.cases.limits import FailureCounter, SQLiteFailureCounter
 from tongban.cases.model import CaseRecord, CaseValidationError
 from tongban.cases.service import CaseService, Lookup, Outcome
 from tongban.cases.store import CaseStoreError, SQLiteCaseStore
@@ -9,7 +10,9 @@ __all__ = [
     "CaseService",
     "CaseStoreError",
     "CaseValidationError",
+    "FailureCounter",
     "Lookup",
     "Outcome",
     "SQLiteCaseStore",
+    "SQLiteFailureCounter",
 ]

@@ -23,6 +23,7 @@ from tongban.cases.model import CaseRecord, mask_case_id, normalise_case_id, nor
 from tongban.cases.store import CaseStore, CaseStoreError, SQLiteCaseStore
 from tongban.cases.tokens import CaseTokens
 from tongban.security.keys import Keys
+from tongban.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +69,12 @@ class CaseService:
         """TONGBAN_CASES_BACKEND=sqlite (default) or http; see README for the other variables.
         The failure counters live in TONGBAN_CASES_DB with either backend."""
         env = os.environ if environ is None else environ
-        keys = keys or Keys.default()
+        temporary = keys is None and settings().ephemeral_secret
+        keys = keys or Keys(settings().secret_key)
         path = Path(env.get("TONGBAN_CASES_DB", DEFAULT_DB))
         backend = env.get("TONGBAN_CASES_BACKEND", "sqlite").strip().lower()
         if backend == "sqlite":
-            store: CaseStore = SQLiteCaseStore(path, keys)
+            store: CaseStore = SQLiteCaseStore(path, keys, temporary_key=temporary)
         elif backend == "http":
             store = HttpCaseStore(
                 env.get("TONGBAN_CASES_URL", ""),
@@ -98,11 +100,13 @@ class CaseService:
         return max(1, int((oldest + limit.seconds - now) // 60) + 1)
 
     def _locked(self, limits_and_scopes: list[tuple[Limit, str]], now: float) -> int:
-        return max((self._wait_minutes(lim, scope, now) for lim, scope in limits_and_scopes), default=0)
+        return max(
+            (self._wait_minutes(lim, scope, now) for lim, scope in limits_and_scopes), default=0
+        )
 
     def _failed(self, scopes: list[str], now: float) -> None:
-        """Count one failure in every scope (the last is everything), prune now and then, and
-        raise the alarm when everything together is over its limit."""
+        """Count one failure in every scope (case, sender, client, everything), prune now and then,
+        and raise the alarm when everything together is over its limit."""
         for scope in scopes:
             self.counter.record(scope, now)
         if now - self._last_prune >= _PRUNE_SECONDS:
@@ -142,7 +146,9 @@ class CaseService:
         if last4 is None:
             return Lookup(Outcome.INVALID_LAST4)
         case_scope = self._scope("case", case_id)
-        minutes = self._locked([(limits.CASE_HOURLY, case_scope), (limits.CASE_DAILY, case_scope)], now)
+        minutes = self._locked(
+            [(limits.CASE_HOURLY, case_scope), (limits.CASE_DAILY, case_scope)], now
+        )
         if minutes:
             log.info("case lookup refused for %s: too many failures", mask_case_id(case_id))
             return Lookup(Outcome.CASE_LOCKED, retry_minutes=minutes)

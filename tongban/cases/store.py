@@ -90,9 +90,12 @@ class CaseStore(Protocol):
 class SQLiteCaseStore:
     """Cases in one SQLite file, created on first use (hashed and masked at rest)."""
 
-    def __init__(self, path: str | Path, keys: Keys | None = None):
+    def __init__(self, path: str | Path, keys: Keys | None = None, temporary_key: bool = False):
+        """`temporary_key`: the key is a per-process one (TONGBAN_SECRET_KEY unset), so nothing
+        it hashed could be verified by another process: imports are refused."""
         self.path = Path(path)
         self.keys = keys or Keys.default()
+        self.temporary_key = temporary_key
         self._lock = threading.Lock()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
@@ -131,6 +134,8 @@ class SQLiteCaseStore:
         return self.keys.digest("case_store", "key check")
 
     def _usable(self, db: sqlite3.Connection) -> None:
+        if self._legacy and db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION:
+            self._legacy = 0  # another process (tongban cases import) has upgraded the file
         if self._legacy:
             raise CaseStoreError(
                 f"办件数据库 {self.path} 是旧版本（第 {self._legacy} 版，明文保存办件编号和后4位），"
@@ -192,6 +197,11 @@ class SQLiteCaseStore:
         """Insert or replace by case number in one transaction; returns (added, updated).
 
         Also upgrades a version 1 file first (see the module docstring)."""
+        if self.temporary_key:
+            raise CaseStoreError(
+                "未设置 TONGBAN_SECRET_KEY：用临时密钥保存的办件以后无法验证，没有导入。"
+                "请设置与服务器相同的密钥（make run 生成在 var/secrets.env，可用 . tools/secrets.sh 载入）"
+            )
         if self._legacy:
             self._migrate()
         added = updated = 0
@@ -224,6 +234,10 @@ class SQLiteCaseStore:
         old per-sender attempts and verified cases), then rewrite the file without them."""
         with self._lock, self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
+            if not self._is_legacy(db, db.execute("PRAGMA user_version").fetchone()[0]):
+                db.execute("ROLLBACK")  # upgraded by another process meanwhile
+                self._legacy = 0
+                return
             try:
                 rows = db.execute(
                     "SELECT case_id, item, applicant, id_last4, phone_last4, region, status,"
@@ -255,5 +269,8 @@ class SQLiteCaseStore:
             db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._legacy = 0
         log.warning(
-            "case database %s upgraded to version %d: %d records", self.path, SCHEMA_VERSION, len(rows)
+            "case database %s upgraded to version %d: %d records",
+            self.path,
+            SCHEMA_VERSION,
+            len(rows),
         )
