@@ -186,3 +186,27 @@ def test_stream_answers_line_by_line(rest) -> None:
 def test_parse_request_alone() -> None:
     message = parse_request(b'{"sender":"s-1","message":" \\u4f60\\u597d "}', "k")
     assert (message.sender, message.text, message.metadata) == ("s-1", "你好", {"client": "k"})
+
+
+@pytest.mark.parametrize(
+    ("typed", "seen"),
+    [
+        ("/restart", "/restart"),
+        ("/case_history", "/case_history"),
+        ('/inform{"item":"marriage_registration"}', '/inform{"item":"marriage_registration"}'),
+        ("/session_start", "session_start"),  # not a citizen's button: read as words
+        ("/back", "back"),
+        ('/inform{"case_number":"SC2025110300342"}', 'inform{"case_number":"SC2025110300342"}'),
+        ('/inform{"item":{"a":1}}', 'inform{"item":{"a":1}}'),
+        ("/greet@0.1", "greet@0.1"),
+    ],
+)
+def test_only_the_citizens_own_button_payloads_skip_the_nlu(rest, typed, seen) -> None:
+    assert rest({"sender": "demo", "message": typed})[0] == 200
+    assert rest.assistant.messages[-1].text == seen
+
+
+@pytest.mark.parametrize("text", ["\u200b\u200b", "\ufeff", "///", " \u2060 "])
+def test_invisible_only_messages_are_empty(rest, text) -> None:
+    status, content = rest({"sender": "demo", "message": text})
+    assert status == 400 and "为空" in json.loads(content)["error"]

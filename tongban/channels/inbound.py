@@ -19,8 +19,17 @@ SENDER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # Server-made session ids (socket.io) are random and long enough to be bearer secrets.
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{32,64}")
 CLIENT_MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
-# Control characters other than tab and newline (and lone surrogates, refused separately).
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Control characters other than tab and newline, and invisible zero-width characters (lone
+# surrogates are refused separately).
+_INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2060-\u2064\ufeff]")
+# Rasa reads "/intent{json}" as a forced intent that skips the NLU. Citizens' buttons send only
+# these; any other "/..." text is read as ordinary words (without the slash).
+TYPED_INTENTS = frozenset(
+    {"greet", "inform", "case_status", "case_history", "restart", "affirm", "deny",
+     "goodbye", "thanks", "human_handoff"}
+)  # fmt: skip
+TYPED_ENTITIES = frozenset({"item", "place", "date"})
+_TYPED = re.compile(r"/([a-z_]+)(\{.*\})?", re.DOTALL)
 MAX_DEPTH = 16
 
 TOO_LONG_REPLY = (
@@ -89,13 +98,32 @@ def clean_sender(value: Any, pattern: re.Pattern[str] = SENDER_ID) -> str:
     return value
 
 
+def _allowed_typed_intent(text: str) -> bool:
+    match = _TYPED.fullmatch(text)
+    if not match or match.group(1) not in TYPED_INTENTS:
+        return False
+    if not match.group(2):
+        return True
+    try:
+        entities = json.loads(match.group(2))
+    except ValueError:
+        return False
+    return isinstance(entities, dict) and all(
+        key in TYPED_ENTITIES and isinstance(value, str) and 0 < len(value) <= 64
+        for key, value in entities.items()
+    )
+
+
 def clean_text(value: Any) -> str:
-    """Valid Unicode, NFC-normalised, control characters removed, not empty."""
+    """Valid Unicode, NFC-normalised, control and zero-width characters removed, not empty;
+    a "/..." text that is not one of the citizens' own button payloads loses its slash."""
     if not isinstance(value, str):
         raise BadRequest("message 必须是文字 / message must be a string")
     if not _valid_unicode(value):
         raise BadRequest("message 含有无效的字符 / message is not valid Unicode")
-    text = _CONTROL.sub("", unicodedata.normalize("NFC", value)).strip()
+    text = _INVISIBLE.sub("", unicodedata.normalize("NFC", value)).strip()
+    if text.startswith("/") and not _allowed_typed_intent(text):
+        text = text.lstrip("/").strip()
     if not text:
         raise BadRequest("message 不能为空 / message is empty")
     return text
