@@ -20,8 +20,8 @@ class ActionAnswer(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> list[dict[str, Any]]:
         memory = memory_of(tracker)
-        reply = CONVERSATION.respond(turn_of(tracker), memory)
-        return send(reply, dispatcher, memory)
+        response = CONVERSATION.respond(turn_of(tracker), memory)
+        return send(response, dispatcher, memory)
 
 
 class ActionFallback(Action):
@@ -34,5 +34,7 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> list[dict[str, Any]]:
         turn, memory = turn_of(tracker), memory_of(tracker)
-        reply = CONVERSATION.fallback(Turn(turn.text, None, turn.entities, turn.metadata), memory)
-        return send(reply, dispatcher, memory)
+        response = CONVERSATION.fallback(
+            Turn(turn.text, None, turn.entities, turn.metadata), memory
+        )
+        return send(response, dispatcher, memory)

@@ -151,7 +151,7 @@ class ActionCaseLookup(Action):
         client = latest_metadata(tracker).get("client")
         client = client if isinstance(client, str) and client else None
         result = CASES.lookup(sender, case_id, last4, client=client)
-        buttons = [{"title": "查看办理记录", "payload": "/case_history"}] if result.record else None
+        buttons = [{"title": "查看办理记录", "payload": "case:history"}] if result.record else None
         dispatcher.utter_message(text=replies.outcome_text(result), buttons=buttons)
         verified = (
             CASES.verified_token(result.record, sender, session_started(tracker))

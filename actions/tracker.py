@@ -8,7 +8,8 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from tongban.dialogue import Memory, Reply, Turn
+from tongban.dialogue import Memory, Response, Turn
+from tongban.render import plain_text
 
 SLOTS = {"item": "item", "home": "home", "at": "at", "kind": "question_kind", "as_of": "as_of"}
 
@@ -36,13 +37,23 @@ def memory_of(tracker: Tracker) -> Memory:
     return Memory(**{field: tracker.get_slot(slot) for field, slot in SLOTS.items()})
 
 
-def send(reply: Reply, dispatcher: CollectingDispatcher, before: Memory) -> list[dict[str, Any]]:
-    """Utter the reply; set only the slots whose value changed (every event stays in the
-    tracker, and Rasa sends the whole tracker to the action server on each call)."""
-    buttons = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
-    dispatcher.utter_message(text=reply.text, buttons=buttons or None)
+def send(
+    response: Response, dispatcher: CollectingDispatcher, before: Memory
+) -> list[dict[str, Any]]:
+    """Utter the reply once: the typed Reply as the custom payload every channel renders, with
+    its plain text and buttons as the fallback. Set only the slots whose value changed (every
+    event stays in the tracker, and Rasa sends the whole tracker on each call)."""
+    reply = response.reply
+    buttons = [
+        {"title": o.title, "payload": o.payload} for o in (*reply.options, *reply.follow_ups)
+    ]
+    dispatcher.utter_message(
+        text=plain_text(reply, details=response.expanded),
+        buttons=buttons or None,
+        json_message={"tongban": {"reply": reply.to_dict(), "expanded": response.expanded}},
+    )
     return [
-        SlotSet(slot, getattr(reply.memory, field))
+        SlotSet(slot, getattr(response.memory, field))
         for field, slot in SLOTS.items()
-        if getattr(reply.memory, field) != getattr(before, field)
+        if getattr(response.memory, field) != getattr(before, field)
     ]

@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.answer import ActionAnswer, ActionFallback
 from tongban.cases import replies as case_replies
+from tongban.reply import Reply
 
 FIXTURES = Path(__file__).parent / "data" / "trackers"
 
@@ -51,7 +52,12 @@ def test_answer_sets_slots_and_cites_sources(monkeypatch):
     assert len(messages) == 1
     text = messages[0]["text"]
     assert text.startswith("可以")
-    assert "居民身份证" in text and "来源" in text and "国务院令第804号" in text
+    assert "居民身份证" in text and "详情" in text
+    # the typed Reply travels as the custom payload, with its sources
+    reply = Reply.from_dict(messages[0]["custom"]["tongban"]["reply"])
+    assert reply.meta.item == "marriage_registration" and reply.meta.eligibility.value == "yes"
+    assert any("国务院令第804号" in s.citation() for s in reply.sources)
+    assert messages[0]["custom"]["tongban"]["expanded"] is False
     assert slots == {
         "item": "marriage_registration",
         "home": "江西省",
@@ -185,7 +191,7 @@ def test_lookup_answers_clears_the_form_and_leaves_a_sealed_token(cases):
 
     messages, slots = lookup(cases)
     assert "SC2********0342" in messages[0]["text"]
-    assert messages[0]["buttons"] == [{"title": "查看办理记录", "payload": "/case_history"}]
+    assert messages[0]["buttons"] == [{"title": "查看办理记录", "payload": "case:history"}]
     assert slots["case_number"] is None and slots["verification"] is None
     assert looks_sealed(slots["case_verified"])
     assert "SC2025110300342" not in slots["case_verified"]

@@ -26,14 +26,16 @@ def test_ask_with_explicit_places_and_date(capsys):
 def test_ask_json(capsys):
     code, out, _ = run(capsys, "ask", "宜昌能领结婚证吗", "--as-of", "2022-03-25", "--json")
     data = json.loads(out)
-    assert code == 0 and data["item"] == "marriage_registration" and data["verdict"] == "no"
-    assert data["at"] == "湖北省宜昌市" and data["sources"][0]["date"]
+    assert code == 0 and data["meta"]["item"] == "marriage_registration"
+    assert data["meta"]["eligibility"] == "no" and data["version"] == 1
+    assert data["meta"]["at"] == "湖北省宜昌市" and data["sources"][0]["date"]
+    assert data["lead"].startswith("不可以")
 
 
 def test_as_of_environment(capsys, monkeypatch):
     monkeypatch.setenv("TONGBAN_AS_OF", "2024-01-15")
     _, out, _ = run(capsys, "ask", "贵阳能领结婚证吗", "--json")
-    assert json.loads(out)["verdict"] == "no"
+    assert json.loads(out)["meta"]["eligibility"] == "no"
 
 
 def test_item_and_search(capsys):

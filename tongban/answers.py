@@ -1,23 +1,29 @@
-"""(question kind, item, places, date) -> a short Chinese answer with sources and follow-ups.
+"""(question kind, item, places, date) -> a `Reply` that fits a phone, with sources and follow-ups.
 
 The one place where answers are worded: every sentence Tongban says is built here from records.
+The lead answers in one or two sentences (can, can't, or not confirmed, with the key condition);
+the body is one short list; everything else goes to collapsible details.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
-from typing import Any
 
-from tongban.dates import format_date
+from tongban.dates import format_date, server_as_of
 from tongban.eligibility import Assessment, Need, Verdict, assess
-from tongban.kb.model import DocumentNeed, Item, KnowledgeBase, Scheme, Source, Stage
+from tongban.kb.model import Channel, DocumentNeed, Item, KnowledgeBase, Scheme, Stage
+from tongban.kb.official import is_official_url
 from tongban.regions import Place
+from tongban.reply import Eligibility, Meta, Option, Reply, Section, SectionKind, SourceView
 from tongban.resolve import Candidate
 
-MAX_LINES = 6
 HOTLINE = "12345"
+MAX_CANDIDATES = 4
+MAX_SOURCES = 6
+MAX_BODY_STEPS = 4
+DETAILS_HINT = "回复“详情”查看办理条件和政策来源。"
 
 
 class QuestionKind(str, Enum):
@@ -39,11 +45,12 @@ KIND_LABELS = {
     QuestionKind.DEPARTMENT: "主管部门",
     QuestionKind.OVERVIEW: "事项概况",
 }
+# Follow-up questions: (button title, the full question it asks).
 _FOLLOW_UPS = {
-    QuestionKind.DOCUMENTS: "{name}需要带什么材料？",
-    QuestionKind.PROCESS: "{name}怎么办理、去哪里办？",
-    QuestionKind.REGIONS: "{name}哪些地方可以跨省办？",
-    QuestionKind.TIME_FEES: "{name}要多久、收费吗？",
+    QuestionKind.DOCUMENTS: ("要带什么材料", "{name}需要带什么材料？"),
+    QuestionKind.PROCESS: ("怎么办理", "{name}怎么办理、去哪里办？"),
+    QuestionKind.REGIONS: ("哪些地方能办", "{name}哪些地方可以跨省办？"),
+    QuestionKind.TIME_FEES: ("要多久、收费吗", "{name}要多久、收费吗？"),
 }
 
 
@@ -57,98 +64,53 @@ class Question:
     excluded: str | None = None  # the not-covered case the question is about, if any
 
 
-@dataclass
-class Answer:
-    """What Tongban says: at most six lines, then details, sources and follow-up questions."""
-
-    kind: QuestionKind | None
-    lines: list[str]
-    as_of: dt.date
-    details: list[str] = field(default_factory=list)
-    sources: list[Source] = field(default_factory=list)
-    suggestions: list[str] = field(default_factory=list)
-    item_id: str | None = None
-    verdict: Verdict | None = None
-    needs: list[str] = field(default_factory=list)
-    candidates: list[Candidate] = field(default_factory=list)
-    home: Place | None = None
-    at: Place | None = None
-
-    def text(self, with_sources: bool = True, with_details: bool = True) -> str:
-        parts = ["\n".join(self.lines)]
-        if with_details and self.details:
-            parts.append("详细说明：\n" + "\n".join(f"・{d}" for d in self.details))
-        if with_sources and self.sources:
-            parts.append(sources_text(self.sources))
-        return "\n\n".join(parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.value if self.kind else None,
-            "item": self.item_id,
-            "as_of": self.as_of.isoformat(),
-            "home": self.home.label if self.home else None,
-            "at": self.at.label if self.at else None,
-            "verdict": self.verdict.value if self.verdict else None,
-            "needs": self.needs,
-            "lines": self.lines,
-            "details": self.details,
-            "sources": [
-                {
-                    "id": s.id,
-                    "title": s.title,
-                    "issuer": s.issuer,
-                    "ref": s.ref,
-                    "date": s.date,
-                    "url": s.url,
-                }
-                for s in self.sources
-            ],
-            "suggestions": self.suggestions,
-            "candidates": [
-                {"item": c.item_id, "name": c.name, "score": c.score} for c in self.candidates
-            ],
-        }
-
-
-def sources_text(sources: list[Source]) -> str:
-    return "来源：\n" + "\n".join(f"[{i}] {s.citation()}" for i, s in enumerate(sources, 1))
+def source_views(kb: KnowledgeBase, ids: tuple[str, ...] | list[str]) -> tuple[SourceView, ...]:
+    """The sources as citizens see them: official ones first, at most MAX_SOURCES."""
+    sources = kb.sources_for(ids)
+    ranked = sorted(sources, key=lambda s: not s.official)
+    return tuple(s.view() for s in ranked[:MAX_SOURCES])
 
 
 # -- item answers ------------------------------------------------------------------------------
 
 
-def answer_item(kb: KnowledgeBase, question: Question) -> Answer:
+@dataclass(frozen=True)
+class _Parts:
+    lead: str
+    body: Section | None = None
+    sections: tuple[Section, ...] = ()
+
+
+def answer_item(kb: KnowledgeBase, question: Question) -> Reply:
     item = kb.items[question.item_id]
     day = question.as_of
     assessment = assess(item, day, question.home, question.at)
-    stage = assessment.stage
-    composer = _COMPOSERS[question.kind]
-    lines, details = composer(kb, item, question, assessment)
+    parts = _COMPOSERS[question.kind](item, question, assessment)
+    sections = list(parts.sections) + _common_sections(item, question, assessment)
+    stage = assessment.stage or assessment.upcoming or assessment.previous
     source_ids = (stage.sources if stage else ()) + item.sources
     if question.kind is QuestionKind.PROCESS:
         source_ids += tuple(s for c in item.channels for s in c.sources)
-    if stage is None and (assessment.upcoming or assessment.previous):
-        other = assessment.upcoming or assessment.previous
-        source_ids = other.sources + source_ids
-    if day < item.valid_from:
-        details.append(
-            f"注：办理步骤、条件、收费等一般信息按{format_date(item.valid_from)}起的规定。"
-        )
-    return Answer(
-        kind=question.kind,
-        lines=lines[:MAX_LINES],
-        details=lines[MAX_LINES:] + details,
-        as_of=day,
-        sources=kb.sources_for(source_ids),
-        suggestions=_suggestions(kb, item, question.kind, assessment),
-        item_id=item.id,
-        verdict=(Verdict.NO if question.excluded else assessment.verdict)
-        if question.kind is QuestionKind.CAN
-        else None,
-        needs=[n.value for n in assessment.needs] if question.kind is QuestionKind.CAN else [],
-        home=question.home,
-        at=question.at,
+    eligibility = Eligibility.NO if question.excluded else Eligibility(assessment.eligibility)
+    return Reply(
+        lead=parts.lead,
+        body=parts.body,
+        sections=tuple(
+            s for s in _merge(sections) if not parts.body or s.title != parts.body.title
+        ),
+        follow_ups=_follow_ups(kb, item, question.kind),
+        sources=source_views(kb, source_ids),
+        meta=Meta(
+            kind=question.kind.value,
+            item=item.id,
+            stage=assessment.stage.id if assessment.stage else None,
+            as_of=day.isoformat(),
+            eligibility=eligibility,
+            verdict="excluded" if question.excluded else assessment.verdict.value,
+            home=question.home.label if question.home else None,
+            at=question.at.label if question.at else None,
+            needs=tuple(n.value for n in assessment.needs),
+        ),
     )
 
 
@@ -166,10 +128,18 @@ def _needs_text(needs: tuple[Need, ...], question: Question) -> str:
     return "，以及".join(asks[n] for n in needs)
 
 
+def where_to_check(item: Item) -> str:
+    """Who can confirm what the knowledge base cannot: an online channel, or the department."""
+    online = next((c for c in item.channels if c.kind in ("app", "mini_program", "website")), None)
+    who = f"{item.department}（或“{online.name}”）" if online else item.department
+    return f"请向{who}或{HOTLINE}热线核实"
+
+
 def verdict_line(item: Item, question: Question, a: Assessment) -> str:
-    """The first line of a "can I do it here" answer."""
+    """The lead of a "can I do it here" answer: can, can't or not confirmed, with the condition."""
     day = format_date(question.as_of)
-    where = _place_name(question.at if item.place_rule != "home" else question.home, "")
+    rule_place = question.at if item.place_rule != "home" else question.home
+    where = _place_name(a.outside or rule_place, "")
     stage = a.stage
     if a.verdict is Verdict.NOT_YET:
         nxt = a.upcoming
@@ -179,182 +149,206 @@ def verdict_line(item: Item, question: Question, a: Assessment) -> str:
         line = f"{prev.name}已于{format_date(prev.end)}结束，{day}时{item.name}不能跨省办理"
         if a.upcoming:
             return line + f"；{a.upcoming.name}自{format_date(a.upcoming.start)}起实施。"
-        return line + f"，请向{item.department}或{HOTLINE}热线确认最新安排。"
+        return line + f"，{where_to_check(item)}最新安排。"
     if a.verdict is Verdict.LOCAL:
         return f"您的户籍地和办理地都在{where}，不涉及跨省，在当地按常规办理即可。"
     if a.verdict is Verdict.YES and stage.nationwide:
         place = f"在{where}可以直接办理" if where else "在全国各地都可以办理"
         return f"可以。{item.name}自{format_date(stage.start)}起全国通办，{place}。"
     if a.verdict is Verdict.YES:
-        return f"可以。{where}在{stage.name}范围内，{item.name}可以在{where}办理。"
+        return f"可以。{where}在{stage.name}范围内，可以在{where}办理{item.name}。"
     if a.verdict is Verdict.NO:
-        return f"按{day}的规定，{where}不在{stage.name}范围内，暂不能在{where}跨省办理{item.name}。"
+        line = f"不可以。按{day}的规定，{where}不在{stage.name}范围内，暂不能在{where}跨省办理"
+        if a.later_cover:
+            return line + f"；{a.later_cover.name}自{format_date(a.later_cover.start)}起覆盖该地。"
+        return line + "，可以回户籍地或在范围内的地区办理。"
+    if a.verdict is Verdict.NOT_CONFIRMED:
+        return (
+            f"未确认：{where}不在已知的{stage.name}地区名单里，但名单并不完整，"
+            f"不能确定{where}能否办理{item.name}。{where_to_check(item)}。"
+        )
     return f"还不能确定：{stage.name}只在部分地区实施。请告诉我{_needs_text(a.needs, question)}。"
 
 
-def _history_line(a: Assessment) -> str | None:
-    if a.stage and a.previous:
-        return f"（{a.previous.name}已于{format_date(a.previous.end)}结束，现行为{a.stage.name}。）"
-    return None
-
-
-def _scope_line(stage: Stage) -> str:
-    return f"适用地区（{stage.name}，自{format_date(stage.start)}起）：{stage.region_names()}"
-
-
-def _documents_brief(needs: tuple[DocumentNeed, ...]) -> str:
-    return "需要带：" + "、".join(n.doc.name for n in needs) if needs else ""
-
-
-def _document_lines(needs: tuple[DocumentNeed, ...]) -> list[str]:
-    return [f"{n.doc.name}" + (f"（{n.condition}）" if n.condition else "") for n in needs]
-
-
-def _channels_brief(item: Item) -> str:
-    return "办理渠道：" + "、".join(c.name for c in item.channels) if item.channels else ""
-
-
-def _compose_can(kb, item: Item, q: Question, a: Assessment) -> tuple[list[str], list[str]]:
-    if q.excluded:
-        return [
-            f"不可以。{q.excluded}",
-            _channels_brief(item),
-            f"具体情况可向{item.department}或{HOTLINE}热线咨询。",
-        ], []
-    lines = [verdict_line(item, q, a)]
-    details: list[str] = []
-    stage = a.stage
-    if stage and not stage.nationwide and a.verdict is not Verdict.LOCAL:
-        lines.append(_scope_line(stage))
-    if a.verdict is Verdict.NO:
-        if a.later_cover:
-            lines.append(f"{a.later_cover.name}自{format_date(a.later_cover.start)}起覆盖该地。")
-        lines.append("您可以回户籍地办理，或在上述地区办理。")
-    if stage and a.verdict in (Verdict.YES, Verdict.UNKNOWN):
-        lines.append(stage.summary)
-        lines.append(_documents_brief(item.documents_on(q.as_of)))
-    history = _history_line(a)
-    if history:
-        lines.append(history)
-    if item.not_covered:
-        lines.append("注意：" + "；".join(e.text for e in item.not_covered))
-    details += [f"所需材料：{d}" for d in _document_lines(item.documents_on(q.as_of))]
-    details += [f"办理条件：{e}" for e in item.eligibility_on(q.as_of)]
-    return [line for line in lines if line], details
-
-
-def _compose_documents(kb, item: Item, q: Question, a: Assessment) -> tuple[list[str], list[str]]:
-    needs = item.documents_on(q.as_of)
-    stage = a.stage
-    when = f"{stage.name}，{format_date(q.as_of)}适用" if stage else f"{format_date(q.as_of)}"
-    lines = []
-    if q.at or q.home:
-        lines.append(verdict_line(item, q, a))
+def _documents(needs: tuple[DocumentNeed, ...], title: str = "需要带") -> Section | None:
     if not needs:
-        lines.append(f"知识库里暂时没有{item.name}的材料清单，请向{item.department}咨询。")
-        return lines, []
-    lines.append(f"办理{item.name}需要带（{when}）：")
-    doc_lines = _document_lines(needs)
-    room = MAX_LINES - len(lines) - 1
-    if len(doc_lines) <= room + 1:
-        lines += [f"・{d}" for d in doc_lines]
-    else:
-        lines += [f"・{d}" for d in doc_lines[:room]]
-        lines.append(f"另有{len(doc_lines) - room}项材料，见详细说明。")
-    details = [f"材料：{d}" for d in doc_lines[room:]] if len(doc_lines) > room + 1 else []
-    details += [f"{n.doc.name}：{n.doc.note}" for n in needs if n.doc.note]
-    details += [f"办理条件：{e}" for e in item.eligibility_on(q.as_of)]
-    history = _history_line(a)
-    if history:
-        details.append(history.strip("（）"))
-    return lines, details
+        return None
+    items = tuple(n.doc.name + (f"（{n.condition}）" if n.condition else "") for n in needs)
+    return Section(SectionKind.DOCUMENTS, title, items)
 
 
-def _compose_process(kb, item: Item, q: Question, a: Assessment) -> tuple[list[str], list[str]]:
+def _document_notes(needs: tuple[DocumentNeed, ...]) -> Section | None:
+    notes = tuple(f"{n.doc.name}：{n.doc.note}" for n in needs if n.doc.note)
+    return Section(SectionKind.DOCUMENTS, "材料说明", notes) if notes else None
+
+
+def _regions(stage: Stage, title: str | None = None) -> Section:
+    names = tuple(p.label for p in stage.regions) or ("全国",)
+    partial = "" if stage.complete else "（已知地区，名单不完整）"
+    return Section(SectionKind.REGIONS, title or f"{stage.name}的地区{partial}", names)
+
+
+def _steps(item: Item) -> Section | None:
+    return Section(SectionKind.STEPS, "办理步骤", item.steps) if item.steps else None
+
+
+def _channel_line(channel: Channel) -> str:
+    url = channel.url if is_official_url(channel.url) else ""
+    extra = "，".join(x for x in (channel.note, url) if x)
+    return f"{channel.name}：{extra}" if extra else channel.name
+
+
+def _channels(item: Item) -> Section | None:
+    lines = tuple(_channel_line(c) for c in item.channels)
+    return Section(SectionKind.CHANNELS, "办理渠道", lines) if lines else None
+
+
+def _conditions(item: Item, day: dt.date) -> Section | None:
+    conditions = item.eligibility_on(day)
+    return Section(SectionKind.CONDITIONS, "办理条件", conditions) if conditions else None
+
+
+def _history(item: Item, q: Question, a: Assessment) -> Section | None:
+    """Other stages, only when they matter: what comes next, or (asked about a past date)
+    what applied before."""
     lines = []
-    if q.at or q.home:
-        lines.append(verdict_line(item, q, a))
-    if item.modes:
-        lines.append("办理方式：" + "、".join(item.modes))
-    lines.append(_channels_brief(item))
-    steps = [f"{i}. {s}" for i, s in enumerate(item.steps, 1)]
-    room = MAX_LINES - len([x for x in lines if x])
-    lines += steps[:room]
-    details = [f"步骤 {s}" for s in steps[room:]]
-    for channel in item.channels:
-        extra = "，".join(x for x in (channel.note, channel.url) if x)
-        if extra:
-            details.append(f"{channel.name}：{extra}")
-    if a.stage:
-        details.append(a.stage.summary)
-    return [x for x in lines if x], details
+    if a.upcoming and a.verdict is not Verdict.NOT_YET:
+        up = a.upcoming
+        lines.append(f"之后：{up.name}自{format_date(up.start)}起实施（{up.region_names()}）。")
+    if q.as_of < server_as_of():
+        current = item.stage_on(server_as_of())
+        if current is not None and current is not a.stage:
+            lines.append(
+                f"现在：{current.name}（{format_date(current.start)}起）：{current.summary}"
+            )
+        if a.previous and a.stage:
+            lines.append(f"此前：{a.previous.name}已于{format_date(a.previous.end)}结束。")
+    return Section(SectionKind.HISTORY, "政策变化", tuple(lines)) if lines else None
 
 
-def _compose_regions(kb, item: Item, q: Question, a: Assessment) -> tuple[list[str], list[str]]:
-    lines = []
-    if a.stage:
-        lines.append(f"截至{format_date(q.as_of)}：{_scope_line(a.stage)}")
-        lines.append(a.stage.summary)
-    else:
-        lines.append(verdict_line(item, q, a))
-    if a.upcoming:
-        lines.append(
-            f"之后：{a.upcoming.name}自{format_date(a.upcoming.start)}起，地区：{a.upcoming.region_names()}"
-        )
-    if q.at or q.home:
-        lines.append(verdict_line(item, q, a))
-    details = []
-    for stage in item.stages:
-        end = f"至{format_date(stage.end)}" if stage.end else "至今"
-        details.append(f"{stage.name}（{format_date(stage.start)}{end}）：{stage.region_names()}")
-    return _dedupe(lines), details
-
-
-def _compose_time_fees(kb, item: Item, q: Question, a: Assessment) -> tuple[list[str], list[str]]:
-    unknown = "知识库暂无此项信息"
-    lines = [
-        f"{item.name}：",
-        f"办理时限：{item.time_limit or unknown}",
-        f"收费：{item.fees or unknown}",
+def _common_sections(item: Item, q: Question, a: Assessment) -> list[Section | None]:
+    notes = []
+    if a.stage and a.verdict not in (Verdict.NOT_YET, Verdict.ENDED):
+        notes.append(a.stage.summary)
+    notes += [e.text for e in item.not_covered]
+    notes += list(item.notes)
+    if q.as_of < item.valid_from:
+        notes.append(f"办理步骤、条件、收费等一般信息按{format_date(item.valid_from)}起的规定。")
+    return [
+        _conditions(item, q.as_of),
+        _document_notes(item.documents_on(q.as_of)),
+        _steps(item),
+        _channels(item),
+        Section(SectionKind.NOTES, "注意事项", tuple(notes)) if notes else None,
+        _history(item, q, a),
     ]
-    if item.validity:
-        lines.append(f"有效期：{item.validity}")
-    if not (item.time_limit and item.fees):
-        lines.append(f"未列明的信息请向{item.department}或{HOTLINE}热线确认。")
-    return lines, []
 
 
-def _compose_department(kb, item: Item, q: Question, a: Assessment) -> tuple[list[str], list[str]]:
-    lines = [f"{item.name}的主管部门：{item.department}", _channels_brief(item)]
-    lines.append(f"也可拨打{HOTLINE}政务服务便民热线咨询。")
-    return [x for x in lines if x], []
+def _merge(sections: list[Section | None]) -> list[Section]:
+    """Drop empty sections and repeats of a section with the same title."""
+    seen: set[str] = set()
+    out = []
+    for section in sections:
+        if section is None or not section.items or section.title in seen:
+            continue
+        seen.add(section.title)
+        out.append(section)
+    return out
 
 
-def _compose_overview(kb, item: Item, q: Question, a: Assessment) -> tuple[list[str], list[str]]:
-    # The item's own summary describes the rules from valid_from on; earlier dates get the stage's.
-    if q.as_of >= item.valid_from:
-        current = item.summary
-    else:
-        current = a.stage.summary if a.stage else ""
-    lines = [f"{item.name}：{current}"] if current else []
+def _compose_can(item: Item, q: Question, a: Assessment) -> _Parts:
+    if q.excluded:
+        return _Parts(f"不可以。{q.excluded}具体情况可向{item.department}或{HOTLINE}热线咨询。")
+    lead = verdict_line(item, q, a)
+    if a.verdict is Verdict.NO:
+        return _Parts(lead, _regions(a.stage), (_documents(item.documents_on(q.as_of)),))
+    if a.verdict is Verdict.NOT_CONFIRMED:
+        return _Parts(lead, _regions(a.stage, "已知可以办理的地区（名单不完整）"))
+    if a.verdict in (Verdict.NOT_YET, Verdict.ENDED):
+        later = a.upcoming
+        return _Parts(lead, _regions(later, f"{later.name}的地区") if later else None)
+    return _Parts(lead, _documents(item.documents_on(q.as_of)))
+
+
+def _compose_documents(item: Item, q: Question, a: Assessment) -> _Parts:
+    needs = item.documents_on(q.as_of)
     if q.at or q.home:
-        lines.append(verdict_line(item, q, a))
+        lead = verdict_line(item, q, a)
     elif a.stage:
-        lines.append(
-            f"现行：{a.stage.name}（{format_date(a.stage.start)}起），地区：{a.stage.region_names()}"
-        )
+        lead = f"办理{item.name}需要带以下材料（{a.stage.name}，{format_date(q.as_of)}适用）。"
     else:
-        lines.append(verdict_line(item, q, a))
-    if item.modes:
-        lines.append("办理方式：" + "、".join(item.modes))
-    lines.append(_channels_brief(item))
-    lines.append(_documents_brief(item.documents_on(q.as_of)))
-    if item.not_covered:
-        lines.append("注意：" + "；".join(e.text for e in item.not_covered))
-    details = [f"办理条件：{e}" for e in item.eligibility_on(q.as_of)]
-    details += list(item.notes)
-    details.append(f"主管部门：{item.department}")
-    return [x for x in lines if x], details
+        lead = f"办理{item.name}需要带以下材料（{format_date(q.as_of)}适用）。"
+    if not needs:
+        return _Parts(f"{lead}知识库里暂时没有{item.name}的材料清单，请向{item.department}咨询。")
+    return _Parts(lead, _documents(needs))
+
+
+def _compose_process(item: Item, q: Question, a: Assessment) -> _Parts:
+    if q.at or q.home:
+        lead = verdict_line(item, q, a)
+    else:
+        how = "、".join(item.modes) or "线下办理"
+        where = "、".join(c.name for c in item.channels[:3])
+        lead = f"{item.name}可以{how}" + (f"，渠道有{where}。" if where else "。")
+    steps = _steps(item)
+    if steps and len(steps.items) > MAX_BODY_STEPS:
+        rest = len(steps.items) - MAX_BODY_STEPS
+        brief = (*steps.items[:MAX_BODY_STEPS], f"……另有{rest}步，见详情")
+        return _Parts(lead, Section(SectionKind.STEPS, "主要步骤", brief), (steps, _channels(item)))
+    return _Parts(lead, steps, (_channels(item),))
+
+
+def _compose_regions(item: Item, q: Question, a: Assessment) -> _Parts:
+    day = format_date(q.as_of)
+    if q.at or q.home:
+        lead = verdict_line(item, q, a)
+    elif a.stage and a.stage.nationwide:
+        lead = f"截至{day}，{item.name}全国都可以跨省办理（{a.stage.name}，{format_date(a.stage.start)}起）。"
+    elif a.stage:
+        known = "" if a.stage.complete else "已知"
+        lead = f"截至{day}，{item.name}在{a.stage.name}的{known}{len(a.stage.regions)}个地区可以跨省办理。"
+    else:
+        lead = verdict_line(item, q, a)
+    stage = a.stage or a.upcoming
+    timeline = tuple(
+        f"{s.name}（{format_date(s.start)}" + (f"至{format_date(s.end)}" if s.end else "起")
+        + f"）：{s.region_names()}"
+        for s in item.stages
+    )  # fmt: skip
+    return _Parts(
+        lead,
+        _regions(stage) if stage and not stage.nationwide else None,
+        (Section(SectionKind.HISTORY, "各阶段地区", timeline),),
+    )
+
+
+def _compose_time_fees(item: Item, q: Question, a: Assessment) -> _Parts:
+    unknown = "知识库暂无此项信息"
+    facts = [f"办理时限：{item.time_limit or unknown}", f"收费：{item.fees or unknown}"]
+    if item.validity:
+        facts.append(f"有效期：{item.validity}")
+    lead = fit(f"{item.name}{first_sentence(facts[0])}；{first_sentence(facts[1])}")
+    if not (item.time_limit and item.fees):
+        lead = fit(lead + f"未列明的信息请向{item.department}或{HOTLINE}热线确认。")
+    return _Parts(lead, Section(SectionKind.FACTS, "时限和费用", tuple(facts)))
+
+
+def _compose_department(item: Item, q: Question, a: Assessment) -> _Parts:
+    lead = f"{item.name}由{item.department}负责，也可以拨打{HOTLINE}政务服务便民热线咨询。"
+    return _Parts(lead, _channels(item))
+
+
+def _compose_overview(item: Item, q: Question, a: Assessment) -> _Parts:
+    if q.at or q.home or a.stage is None:
+        return _Parts(verdict_line(item, q, a), _documents(item.documents_on(q.as_of)))
+    summary = item.summary if q.as_of >= item.valid_from else a.stage.summary
+    lead = fit(f"{item.name}：{summary}")
+    cut = (
+        (Section(SectionKind.NOTES, "概况", (summary,)),)
+        if lead != f"{item.name}：{summary}"
+        else ()
+    )
+    return _Parts(lead, _documents(item.documents_on(q.as_of)), cut)
 
 
 _COMPOSERS = {
@@ -368,84 +362,137 @@ _COMPOSERS = {
 }
 
 
-def _dedupe(lines: list[str]) -> list[str]:
-    return list(dict.fromkeys(x for x in lines if x))
+MAX_LEAD = 120
+_SENTENCE_END = "。；！？"
 
 
-def _suggestions(kb: KnowledgeBase, item: Item, kind: QuestionKind, a: Assessment) -> list[str]:
-    out = [t.format(name=item.name) for k, t in _FOLLOW_UPS.items() if k is not kind]
-    out += [f"{kb.items[r].name}能跨省办吗？" for r in item.related[:2] if r in kb.items]
-    return out[:4]
+def first_sentence(text: str) -> str:
+    """Up to the first full stop or semicolon (without it)."""
+    for index, char in enumerate(text):
+        if char in _SENTENCE_END:
+            return text[:index]
+    return text
+
+
+def fit(text: str, limit: int = MAX_LEAD) -> str:
+    """A lead of at most `limit` characters, cut after a whole sentence (or clause) when longer;
+    the full text is always in the details as well."""
+    if len(text) <= limit:
+        return text
+    cut = max(text.rfind(end, 0, limit) for end in _SENTENCE_END)
+    if cut > limit // 3:
+        return text[: cut + 1]
+    cut = max(text.rfind(end, 0, limit - 2) for end in "，、")
+    return (text[:cut] if cut > 0 else text[: limit - 2]) + "……"
+
+
+def short_name(item: Item, limit: int = 12) -> str:
+    """The item's name for a button: the name if short, else its longest short alias."""
+    if len(item.name) <= limit:
+        return item.name
+    fitting = [a for a in item.aliases if 2 <= len(a) <= limit]
+    return max(fitting, key=len) if fitting else item.name
+
+
+def _follow_ups(kb: KnowledgeBase, item: Item, kind: QuestionKind) -> tuple[Option, ...]:
+    out = [
+        Option.ask(question.format(name=item.name), title)
+        for k, (title, question) in _FOLLOW_UPS.items()
+        if k is not kind
+    ]
+    out += [
+        Option.ask(f"{kb.items[r].name}能跨省办吗？", short_name(kb.items[r]))
+        for r in item.related[:2]
+        if r in kb.items
+    ]
+    return tuple(out[:4])
 
 
 # -- answers without one item ------------------------------------------------------------------
 
 
-def clarify(candidates: list[Candidate], as_of: dt.date) -> Answer:
-    """Several items fit: ask which one."""
-    return Answer(
-        kind=None,
-        lines=["您是想问以下哪一项？"]
-        + [f"{i}. {c.name}" for i, c in enumerate(candidates[:5], 1)],
-        as_of=as_of,
-        suggestions=[c.name for c in candidates[:5]],
-        candidates=candidates[:5],
-        needs=["item"],
+def clarify(kb: KnowledgeBase, candidates: list[Candidate], as_of: dt.date) -> Reply:
+    """Several items fit: ask which one, offering at most MAX_CANDIDATES."""
+    shown = candidates[:MAX_CANDIDATES]
+    return Reply(
+        lead="您是想问以下哪一项？",
+        options=tuple(Option.item(c.item_id, short_name(kb.items[c.item_id])) for c in shown),
+        body=Section(SectionKind.FACTS, "可能的事项", tuple(c.name for c in shown)),
+        meta=Meta(as_of=as_of.isoformat(), needs=("item",)),
     )
 
 
-def unknown_item(kb: KnowledgeBase, as_of: dt.date) -> Answer:
+def unknown_item(kb: KnowledgeBase, as_of: dt.date) -> Reply:
     categories = sorted({i.category for i in kb.items.values()})
-    return Answer(
-        kind=None,
-        lines=[
-            "抱歉，我没能确定您想办哪项业务。",
-            "我可以解答这些方面的跨省通办：" + "、".join(categories) + "。",
-            "您可以换个说法，例如“在深圳能领结婚证吗”“异地就医怎么备案”。",
-            f"也可以拨打{HOTLINE}政务服务便民热线。",
-        ],
-        as_of=as_of,
-        suggestions=["在外地能领结婚证吗？", "异地就医怎么备案？", "驾驶证可以异地换领吗？"],
-        needs=["item"],
+    return Reply(
+        lead=(
+            "抱歉，我没能确定您想办哪项业务。您可以换个说法，例如“在深圳能领结婚证吗”，"
+            f"也可以拨打{HOTLINE}政务服务便民热线。"
+        ),
+        body=Section(SectionKind.FACTS, "我可以解答这些方面的跨省通办", tuple(categories)),
+        follow_ups=(
+            Option.ask("在外地能领结婚证吗？", "外地领结婚证"),
+            Option.ask("异地就医怎么备案？", "异地就医备案"),
+            Option.ask("驾驶证可以异地换领吗？", "异地换驾驶证"),
+        ),
+        meta=Meta(as_of=as_of.isoformat(), needs=("item",)),
     )
 
 
-def programme_answer(kb: KnowledgeBase, as_of: dt.date) -> Answer:
+def programme_answer(kb: KnowledgeBase, as_of: dt.date) -> Reply:
     p = kb.programme
     if p is None:
         return unknown_item(kb, as_of)
     batches = "、".join(f"{b.name}{b.count}项" for b in p.batches)
-    lines = [f"{p.name}：{p.summary}", f"全国高频事项清单共{p.total_items}项（{batches}）。"]
-    for expansion in p.expansions:
-        if expansion.due is None or expansion.due <= as_of:
-            ref = f"（{expansion.ref}）" if expansion.ref else ""
-            lines.append(f"{expansion.name}{ref}新增{expansion.count}项。")
-    lines.append("办理方式：" + "、".join(m.name for m in p.modes if m.start <= as_of))
-    lines.append("您可以直接问具体事项，例如“在外地能办结婚登记吗”。")
-    details = [f"{m.name}：{m.summary}" for m in p.modes if m.start <= as_of]
-    details += [f"{b.name}示例：{'、'.join(b.examples)}" for b in p.batches if b.examples]
-    details += [f.text for f in p.facts if f.start <= as_of]
+    lead = f"{p.name}：全国高频事项清单共{p.total_items}项（{batches}）。"
+    facts = [
+        f"{e.name}" + (f"（{e.ref}）" if e.ref else "") + f"新增{e.count}项。"
+        for e in p.expansions
+        if e.due is None or e.due <= as_of
+    ]
+    modes = tuple(f"{m.name}：{m.summary}" for m in p.modes if m.start <= as_of)
+    notes = [p.summary] + [f.text for f in p.facts if f.start <= as_of]
+    notes += [f"{b.name}示例：{'、'.join(b.examples)}" for b in p.batches if b.examples]
     ids = [s for group in (p.batches, p.expansions, p.modes) for e in group for s in e.sources]
     ids += [s for f in p.facts if f.start <= as_of for s in f.sources]
-    return Answer(kind=QuestionKind.OVERVIEW, lines=lines, as_of=as_of, details=details,
-                  sources=kb.sources_for(ids), suggestions=["哪些地区有区域通办？", "在外地能领结婚证吗？"])  # fmt: skip
+    return Reply(
+        lead=lead,
+        body=Section(SectionKind.FACTS, "办理方式", modes) if modes else None,
+        sections=tuple(
+            _merge(
+                [
+                    Section(SectionKind.FACTS, "扩围", tuple(facts)),
+                    Section(SectionKind.NOTES, "说明", tuple(notes)),
+                ]
+            )
+        ),
+        follow_ups=(
+            Option.ask("哪些地区有区域通办？", "区域通办"),
+            Option.ask("在外地能领结婚证吗？", "外地领结婚证"),
+        ),
+        sources=source_views(kb, ids),
+        meta=Meta(kind=QuestionKind.OVERVIEW.value, as_of=as_of.isoformat()),
+    )
 
 
-def scheme_answer(kb: KnowledgeBase, scheme: Scheme, as_of: dt.date) -> Answer:
-    members = "、".join(p.short_label for p in scheme.members)
-    if scheme.start > as_of:
-        lines = [
-            f"{scheme.name}自{format_date(scheme.start)}起实施，截至{format_date(as_of)}尚未启动。"
-        ]
-    else:
-        lines = [
-            f"{scheme.name}：{scheme.summary}",
-            f"成员：{members}",
-            f"启动时间：{format_date(scheme.start)}",
-        ]
-        if scheme.item_count is not None:
-            lines.append(f"事项数量：{scheme.item_count}项")
+def scheme_answer(kb: KnowledgeBase, scheme: Scheme, as_of: dt.date) -> Reply:
+    members = tuple(p.short_label for p in scheme.members)
     facts = [f for f in scheme.facts if f.start <= as_of]
+    if scheme.start > as_of:
+        lead = (
+            f"{scheme.name}自{format_date(scheme.start)}起实施，截至{format_date(as_of)}尚未启动。"
+        )
+    else:
+        lead = f"{scheme.name}：{scheme.summary}（{format_date(scheme.start)}启动）"
+    notes = [f.text for f in facts]
+    if scheme.item_count is not None:
+        notes.insert(0, f"事项数量：{scheme.item_count}项")
     ids = list(scheme.sources) + [s for f in facts for s in f.sources]
-    return Answer(kind=QuestionKind.REGIONS, lines=lines, as_of=as_of, details=[f.text for f in facts],
-                  sources=kb.sources_for(ids), suggestions=["跨省通办一共有多少项？"])  # fmt: skip
+    return Reply(
+        lead=lead,
+        body=Section(SectionKind.REGIONS, "成员", members),
+        sections=tuple(_merge([Section(SectionKind.NOTES, "说明", tuple(notes))])),
+        follow_ups=(Option.ask("跨省通办一共有多少项？", "一共多少项"),),
+        sources=source_views(kb, ids),
+        meta=Meta(kind=QuestionKind.REGIONS.value, as_of=as_of.isoformat()),
+    )

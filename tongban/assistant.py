@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tongban.answers import (
-    Answer,
     Question,
     QuestionKind,
     answer_item,
@@ -25,6 +24,7 @@ from tongban.kb import KnowledgeBase, load_knowledge
 from tongban.kb.model import Scheme
 from tongban.questions import detect_kind
 from tongban.regions import Place, Role
+from tongban.reply import Reply
 from tongban.resolve import Candidate, ItemResolver, is_confident
 from tongban.text import compact
 
@@ -95,7 +95,7 @@ class Tongban:
 
     # -- answering -----------------------------------------------------------------------------
 
-    def answer(self, question: Question) -> Answer:
+    def answer(self, question: Question) -> Reply:
         if question.item_id not in self.kb.items:
             raise BadArgument(f"没有编号为“{question.item_id}”的事项，可用 tongban search 查找")
         return answer_item(self.kb, question)
@@ -108,7 +108,7 @@ class Tongban:
         as_of: dt.date | str | None = None,
         kind: QuestionKind | str | None = None,
         item: str | None = None,
-    ) -> Answer:
+    ) -> Reply:
         """Answer a free-text question; explicit places, date, kind and item win over the text."""
         day = parse_date(as_of) if as_of else server_as_of()
         found = self.places_in(text or "")
@@ -125,7 +125,7 @@ class Tongban:
                 if scheme is not None:
                     return scheme_answer(self.kb, scheme, day)
                 if candidates:
-                    return clarify(candidates, day)
+                    return clarify(self.kb, candidates, day)
                 if any(cue in compact(text or "") for cue in _PROGRAMME_CUES):
                     return programme_answer(self.kb, day)
                 return unknown_item(self.kb, day)

@@ -9,16 +9,19 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from tongban.answers import KIND_LABELS, QuestionKind
+from tongban.answers import KIND_LABELS, QuestionKind, source_views
 from tongban.assistant import Tongban
 from tongban.cases import CaseService, CaseValidationError
 from tongban.cases.importer import import_file
 from tongban.cases.store import CaseStoreError
 from tongban.dates import format_date, parse_date, server_as_of
 from tongban.errors import BadArgument, TongbanError
-from tongban.kb.loader import KnowledgeErrors, check_knowledge
+from tongban.kb.loader import KnowledgeErrors, check_knowledge, knowledge_todos
+from tongban.render import plain_text, sources_text
+from tongban.reply import Reply
 
 EXIT_USAGE = 2
 
@@ -93,7 +96,7 @@ def _run(args: argparse.Namespace) -> int:
         answer = tongban.ask(
             args.question, home=args.home, at=args.at, as_of=args.as_of, kind=args.kind
         )
-        _emit(answer.to_dict() if args.json else answer.text(), args.json)
+        _emit(answer.to_dict() if args.json else plain_text(answer, details=True), args.json)
     elif args.command == "item":
         _emit(_item_view(tongban, args.id, args.as_of, args.json), args.json)
     elif args.command == "search":
@@ -128,13 +131,11 @@ def _item_view(tongban: Tongban, item_id: str, as_of: str | None, as_json: bool)
         f"{item.name}（{item.id}）  按{format_date(day)}的政策  最近核实：{format_date(item.last_verified)}"
     ]
     for kind, answer in answers.items():
-        blocks.append(f"【{KIND_LABELS[kind]}】\n{answer.text(with_sources=False)}")
-    sources = tongban.kb.sources_for(
-        item.sources + tuple(s for st in item.stages for s in st.sources)
+        blocks.append(f"【{KIND_LABELS[kind]}】\n{plain_text(replace(answer, sources=()), True)}")
+    sources = source_views(
+        tongban.kb, item.sources + tuple(s for st in item.stages for s in st.sources)
     )
-    blocks.append(
-        "【来源】\n" + "\n".join(f"[{i}] {s.citation()}" for i, s in enumerate(sources, 1))
-    )
+    blocks.append(sources_text(Reply(lead="", sources=sources)).replace("来源：", "【来源】", 1))
     return "\n\n".join(blocks)
 
 
@@ -163,11 +164,15 @@ def _kb_check() -> int:
         print(f"tongban kb check: {problem}", file=sys.stderr)
     if problems:
         return EXIT_USAGE
+    todos = knowledge_todos(kb)
+    for todo in todos:
+        print(f"tongban kb check（待办）: {todo}")
     stages = sum(len(i.stages) for i in kb.items.values())
     print(
         f"知识库检查通过：{len(kb.items)} 个事项、{stages} 个阶段、{len(kb.sources)} 条来源、"
         f"{len(kb.documents)} 种材料、{len(kb.channels)} 个渠道、{len(kb.schemes)} 个区域通办、"
         f"{len(kb.regions.provinces)} 个省级行政区、{len(kb.regions.cities)} 个城市。"
+        + (f"另有 {len(todos)} 项待办（见上）。" if todos else "")
     )
     return 0
 
@@ -187,6 +192,6 @@ def _interactive() -> int:
         if not line:
             continue
         try:
-            print(tongban.ask(line).text() + "\n")
+            print(plain_text(tongban.ask(line), details=True) + "\n")
         except TongbanError as error:
             print(f"{error}\n")

@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tongban.answers import Answer, QuestionKind, unknown_item
+from tongban.answers import QuestionKind, unknown_item
 from tongban.assistant import Places, Tongban
 from tongban.dates import message_as_of, parse_date, parse_loose_date
 from tongban.errors import BadArgument
 from tongban.questions import detect_kind
 from tongban.regions import Place
+from tongban.reply import Reply, SectionKind
 from tongban.resolve import is_confident
 from tongban.text import compact, normalise
 
@@ -29,7 +30,13 @@ INTENT_KINDS = {
     "ask_department": QuestionKind.DEPARTMENT,
     "ask_overview": QuestionKind.OVERVIEW,
 }
-MAX_CHAT_DETAILS, MAX_CHAT_SOURCES = 4, 3
+DETAILS_INTENT = "ask_details"
+# What a follow-up that changes only the place or date says instead of repeating the list.
+_SAME_AS_BEFORE = {
+    SectionKind.DOCUMENTS: "要带的材料与上面相同。",
+    SectionKind.STEPS: "办理步骤与上面相同。",
+    SectionKind.REGIONS: "地区名单与上面相同。",
+}
 # "按2022年3月的政策", "2022年的时候": a date that sets which rules apply. A bare year ("我2019年领的
 # 结婚证丢了") is about the person's past, not the policy date, and is left alone.
 _POLICY_DATE_CUE = re.compile(
@@ -57,17 +64,12 @@ class Turn:
 
 
 @dataclass(frozen=True)
-class Button:
-    title: str
-    payload: str
+class Response:
+    """A turn's outcome: the reply, what to remember, and whether the details were asked for."""
 
-
-@dataclass
-class Reply:
-    text: str
+    reply: Reply
     memory: Memory
-    buttons: list[Button] = field(default_factory=list)
-    answer: Answer | None = None
+    expanded: bool = False
 
 
 def _entity(turn: Turn, name: str, role: str | None = None) -> str | None:
@@ -89,34 +91,69 @@ class Conversation:
     def __init__(self, tongban: Tongban):
         self.tongban = tongban
 
-    def respond(self, turn: Turn, memory: Memory) -> Reply:
+    def respond(self, turn: Turn, memory: Memory) -> Response:
+        if turn.intent == DETAILS_INTENT:
+            return self.details(turn, memory)
         text = turn.text or ""
         if not compact(text):
-            return self._reply(unknown_item(self.tongban.kb, self._as_of(turn, memory)[0]), memory)
+            return Response(unknown_item(self.tongban.kb, self._as_of(turn, memory)[0]), memory)
+        before = memory
         as_of, memory = self._as_of(turn, memory)
         found = self.tongban.places_in(text)
         memory = self._places(turn, memory, found)
         kind = INTENT_KINDS.get(turn.intent or "") or self._kind_from_text(text, memory)
-        item_id = self._item(turn, memory, names_a_place=found != Places(None, None))
+        # A place or a policy date alone ("我在广州", "按2022年的政策呢") keeps the item.
+        names_context = found != Places(None, None) or memory.as_of != before.as_of
+        item_id = self._item(turn, memory, names_context)
         home, at = _place(self.tongban, memory.home), _place(self.tongban, memory.at)
         if item_id is None:
-            answer = self.tongban.ask(text, home=home, at=at, as_of=as_of, kind=kind)
-            if answer.item_id:  # the engine found it in the text after all
-                memory = replace(memory, item=answer.item_id, kind=answer.kind.value)
+            reply = self.tongban.ask(text, home=home, at=at, as_of=as_of, kind=kind)
+            if reply.meta.item:  # the engine found it in the text after all
+                memory = replace(memory, item=reply.meta.item, kind=reply.meta.kind)
             elif kind:
                 memory = replace(memory, kind=kind.value)
-            return self._reply(answer, memory)
+            return Response(reply, memory)
         if kind is None:
             kind = QuestionKind.CAN if (home or at) else QuestionKind.OVERVIEW
         memory = replace(memory, item=item_id, kind=kind.value)
-        answer = self.tongban.ask(text, home=home, at=at, as_of=as_of, kind=kind, item=item_id)
-        return self._reply(answer, memory)
+        reply = self.tongban.ask(text, home=home, at=at, as_of=as_of, kind=kind, item=item_id)
+        if _only_context_changed(before, memory):
+            reply = self._what_differs(reply, before, turn)
+        return Response(reply, memory)
 
-    def fallback(self, turn: Turn, memory: Memory) -> Reply:
+    def details(self, turn: Turn, memory: Memory) -> Response:
+        """ "详情": the last question again, with its details and sources shown."""
+        if memory.item not in self.tongban.kb.items:
+            return Response(unknown_item(self.tongban.kb, self._as_of(turn, memory)[0]), memory)
+        return Response(self._recall(memory, turn), memory, expanded=True)
+
+    def _recall(self, memory: Memory, turn: Turn) -> Reply:
+        """The answer to the remembered question, as it was given."""
+        as_of, _ = self._as_of(Turn("", metadata=turn.metadata), memory)
+        kind = QuestionKind(memory.kind) if memory.kind in QuestionKind._value2member_map_ else None
+        return self.tongban.ask(
+            "",
+            home=_place(self.tongban, memory.home),
+            at=_place(self.tongban, memory.at),
+            as_of=as_of,
+            kind=kind or QuestionKind.OVERVIEW,
+            item=memory.item,
+        )
+
+    def _what_differs(self, reply: Reply, before: Memory, turn: Turn) -> Reply:
+        """A follow-up that changes only the place or the date: say what differs, and do not
+        repeat a list that is the same as in the previous answer."""
+        previous = self._recall(before, turn)
+        if reply.body is None or reply.body != previous.body:
+            return reply
+        same = _SAME_AS_BEFORE.get(reply.body.kind)
+        return replace(reply, body=None, lead=reply.lead + same) if same else reply
+
+    def fallback(self, turn: Turn, memory: Memory) -> Response:
         """Low NLU confidence: answer if the text names an item after all, else apologise."""
         if compact(turn.text) and self.tongban.candidates(turn.text):
             return self.respond(turn, memory)
-        return self._reply(unknown_item(self.tongban.kb, self._as_of(turn, memory)[0]), memory)
+        return Response(unknown_item(self.tongban.kb, self._as_of(turn, memory)[0]), memory)
 
     # -- understanding the turn ----------------------------------------------------------------
 
@@ -154,7 +191,7 @@ class Conversation:
             return detected
         return QuestionKind(memory.kind) if memory.kind in QuestionKind._value2member_map_ else None
 
-    def _item(self, turn: Turn, memory: Memory, names_a_place: bool) -> str | None:
+    def _item(self, turn: Turn, memory: Memory, names_context: bool) -> str | None:
         """The NLU's item entity (mapped to an id by synonyms), else the text, else memory."""
         value = _entity(turn, "item")
         if value and value in self.tongban.kb.items:
@@ -164,28 +201,17 @@ class Conversation:
             return candidates[0].item_id
         remembered = memory.item in self.tongban.kb.items
         # "户口在江西" after a marriage question gives a place, not a new item: words like 户口 or
-        # 医保 around a place must not replace the item being discussed.
-        if remembered and (not candidates or (not value and names_a_place)):
+        # 医保 around a place (or 政策 around a date) must not replace the item being discussed.
+        if remembered and (not candidates or (not value and names_context)):
             return memory.item
         return None
 
-    # -- the reply -----------------------------------------------------------------------------
 
-    def _reply(self, answer: Answer, memory: Memory) -> Reply:
-        if answer.candidates:
-            buttons = [
-                Button(c.name, f'/inform{{"item":"{c.item_id}"}}') for c in answer.candidates
-            ]
-        else:
-            buttons = [Button(s, s) for s in answer.suggestions]
-        return Reply(chat_text(answer), memory, buttons, answer)
-
-
-def chat_text(answer: Answer) -> str:
-    """The answer as a chat message: the short lines, a few details, then at most 3 sources."""
-    trimmed = replace(
-        answer,
-        details=answer.details[:MAX_CHAT_DETAILS],
-        sources=answer.sources[:MAX_CHAT_SOURCES],
+def _only_context_changed(before: Memory, after: Memory) -> bool:
+    """Same item and question kind as the last turn, with only the places or the date new."""
+    return (
+        before.item is not None
+        and before.item == after.item
+        and before.kind == after.kind
+        and (before.home, before.at, before.as_of) != (after.home, after.at, after.as_of)
     )
-    return trimmed.text()

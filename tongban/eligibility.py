@@ -15,11 +15,23 @@ from tongban.regions import Place, covers
 
 class Verdict(str, Enum):
     YES = "yes"  # inside the active stage's scope (or the stage is nationwide)
-    NO = "no"  # outside the active stage's scope
+    NO = "no"  # outside the active stage's scope, and that scope is the complete list
+    NOT_CONFIRMED = "not_confirmed"  # outside the places known for a partial list
     LOCAL = "local"  # 户籍地 and 所在地 are the same city: an ordinary local matter
     UNKNOWN = "unknown"  # a place (or its city) is missing; see `needs`
     NOT_YET = "not_yet"  # before the first stage
     ENDED = "ended"  # after the last stage, or between two stages
+
+
+ELIGIBILITY = {
+    Verdict.YES: "yes",
+    Verdict.LOCAL: "yes",
+    Verdict.NO: "no",
+    Verdict.NOT_YET: "no",
+    Verdict.ENDED: "no",
+    Verdict.NOT_CONFIRMED: "not_confirmed",
+    Verdict.UNKNOWN: "not_confirmed",
+}
 
 
 class Need(str, Enum):
@@ -37,6 +49,11 @@ class Assessment:
     upcoming: Stage | None = None  # the next stage after the date
     later_cover: Stage | None = None  # a later stage whose scope includes the place
     needs: tuple[Need, ...] = field(default=())
+    outside: Place | None = None  # the place that is outside the stage's scope (NO, NOT_CONFIRMED)
+
+    @property
+    def eligibility(self) -> str:
+        return ELIGIBILITY[self.verdict]
 
 
 def assess(item: Item, day: dt.date, home: Place | None, at: Place | None) -> Assessment:
@@ -66,7 +83,9 @@ def assess(item: Item, day: dt.date, home: Place | None, at: Place | None) -> As
             outside = outside or place
     if outside is not None:
         later = next((s for s in item.stages if s.start > day and in_scope(s, outside)), None)
-        return Assessment(Verdict.NO, stage, previous, upcoming, later)
+        # A partial list names the places known to be covered, not the only ones.
+        verdict = Verdict.NO if stage.complete else Verdict.NOT_CONFIRMED
+        return Assessment(verdict, stage, previous, upcoming, later, outside=outside)
     if needs:
         return Assessment(Verdict.UNKNOWN, stage, previous, upcoming, needs=tuple(needs))
     return Assessment(Verdict.YES, stage, previous, upcoming)

@@ -4,6 +4,7 @@ Registered in credentials.yml as `tongban.channels.rest.RestInput` in place of `
 - the body is a JSON object of at most 64 KiB with a valid `sender` and `message` (400/413 otherwise);
 - `metadata` may carry only `as_of`; the channel adds the client's keyed hash as `client`;
 - a message over 1,000 characters gets a request to shorten it, without running the NLU;
+- a tapped button's payload (tongban.reply.Option) becomes the message Rasa understands;
 - a failure while processing gives 503 with a polite JSON error (or, streaming, a final error
   line), never a 500, an empty reply or a stream that does not end.
 """
@@ -27,6 +28,7 @@ from sanic.response import HTTPResponse, ResponseStream
 
 from tongban.channels import inbound, server
 from tongban.channels.client import request_client_key
+from tongban.channels.options import to_rasa_text
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def parse_request(body: bytes | None, client: str) -> Inbound:
     data = inbound.parse_json_object(body)
     # A missing sender used to mean Rasa's shared "default" conversation: never again.
     sender = inbound.clean_sender(data.get("sender"))
-    text = inbound.clean_text(data.get("message"))
+    text = to_rasa_text(inbound.clean_text(data.get("message")))
     metadata = inbound.clean_metadata(data.get("metadata"))
     metadata["client"] = client
     return Inbound(sender, text, metadata)

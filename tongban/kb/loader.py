@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from tongban.kb.model import (
     MODES,
     NATIONWIDE,
     PLACE_RULES,
+    SCOPES,
     Batch,
     Channel,
     Document,
@@ -43,7 +45,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ITEM_KEYS = (
     "id", "name", "aliases", "category", "department", "modes", "channels", "place_rule", "summary",
     "steps", "documents", "eligibility", "time_limit", "fees", "validity", "notes", "not_covered",
-    "sources", "valid_from", "last_verified", "related", "stages",
+    "sources", "valid_from", "last_verified", "related", "stages", "editor_note",
 )  # fmt: skip
 STAGE_KEYS = (
     "id",
@@ -51,12 +53,14 @@ STAGE_KEYS = (
     "from",
     "until",
     "regions",
+    "scope",
     "summary",
     "documents",
     "eligibility",
     "sources",
+    "editor_note",
 )
-SOURCE_KEYS = ("id", "title", "issuer", "ref", "date", "url", "grade")
+SOURCE_KEYS = ("id", "title", "issuer", "ref", "date", "url", "grade", "editor_note")
 GRADES = ("A", "B", "C", "D")
 
 
@@ -203,6 +207,7 @@ class _Builder:
         return Source(
             id=r.identifier(), title=r.text("title"), issuer=r.text("issuer"), ref=r.text("ref", False),
             date=r.source_date(), url=r.text("url", False), grade=r.choice("grade", GRADES),
+            editor_note=r.text("editor_note", False),
         )  # fmt: skip
 
     def _document(self, r: Record) -> Document:
@@ -327,7 +332,7 @@ class _Builder:
             eligibility=r.texts("eligibility", False), time_limit=r.text("time_limit", False),
             fees=r.text("fees", False), validity=r.text("validity", False),
             notes=r.texts("notes", False), not_covered=self._exclusions(r),
-            related=r.texts("related", False),
+            related=r.texts("related", False), editor_note=r.text("editor_note", False),
         )  # fmt: skip
 
     def _exclusions(self, r: Record) -> tuple[Exclusion, ...]:
@@ -374,7 +379,8 @@ class _Builder:
         stage = Stage(
             id=r.identifier(), name=r.text("name"), start=start, end=end, regions=regions or (),
             summary=r.text("summary"), sources=sources, documents=self._documents(r, "documents", False),
-            eligibility=eligibility,
+            eligibility=eligibility, editor_note=r.text("editor_note", False),
+            scope=r.choice("scope", SCOPES) if "scope" in r.data else None,
         )  # fmt: skip
         if start and end and end < start:
             r._error("until", f"结束日期 {end} 早于开始日期 {start}", "请检查两个日期")
@@ -501,8 +507,55 @@ class _Builder:
                 )
 
 
+# Wording that belongs in an `editor_note`, not in text citizens read.
+EDITOR_PHRASES = re.compile(
+    r"这里按|来源只(写|给出)|本知识库|未查到|确切日期不详|起[记计](?:[。；，]|$)"
+)
+
+
+def citizen_texts(item: Item) -> list[tuple[str, str]]:
+    """(field, text) for every piece of an item that a citizen may read."""
+    texts = [("summary", item.summary), ("time_limit", item.time_limit), ("fees", item.fees)]
+    texts += [("steps", t) for t in item.steps] + [("notes", t) for t in item.notes]
+    texts += [("eligibility", t) for t in item.eligibility]
+    texts += [("not_covered", e.text) for e in item.not_covered]
+    for stage in item.stages:
+        texts.append((f"stages.{stage.id}.summary", stage.summary))
+        texts += [(f"stages.{stage.id}.eligibility", t) for t in stage.eligibility or ()]
+    return [(key, text) for key, text in texts if text]
+
+
+def knowledge_todos(kb: KnowledgeBase) -> list[str]:
+    """What editors still have to do; reported by `tongban kb check`, not failing it:
+    region lists that do not say whether they are complete, and facts resting only on reposts."""
+    todos = []
+    for item in kb.items.values():
+        for stage in item.stages:
+            if not stage.nationwide and stage.scope is None:
+                todos.append(
+                    f"{item.file} · 阶段 {stage.id}：地区列表没有写 scope（complete 完整 / partial "
+                    "不完整）；未写时按不完整处理，列表外的地方答“未确认”"
+                )
+        groups = [("事项级事实", item.sources)] + [(f"阶段 {s.id}", s.sources) for s in item.stages]
+        for label, ids in groups:
+            sources = kb.sources_for(ids)
+            if sources and not any(source.official for source in sources):
+                todos.append(
+                    f"{item.file} · {label}：只有转载来源（{'、'.join(s.id for s in sources)}），"
+                    "请补充政府网站或中央媒体的来源"
+                )
+    return todos
+
+
 def _editorial_problems(kb: KnowledgeBase) -> list[str]:
-    """Orphaned catalogue entries and aliases shared by two items."""
+    """Orphaned catalogue entries, aliases shared by two items, editors' notes in citizens' text."""
+    problems = [
+        f"{item.file} · 事项 {item.id} · 字段 {key}：“{EDITOR_PHRASES.search(text).group(0)}”"
+        "是写给编辑的说明，群众会看到：请移到 editor_note"
+        for item in kb.items.values()
+        for key, text in citizen_texts(item)
+        if EDITOR_PHRASES.search(text)
+    ]
     used_sources: set[str] = set()
     used_docs: set[str] = set()
     used_channels: set[str] = set()
@@ -530,7 +583,6 @@ def _editorial_problems(kb: KnowledgeBase) -> list[str]:
         used_sources.update(scheme.sources)
         for fact in scheme.facts:
             used_sources.update(fact.sources)
-    problems = []
     for label, catalogue, used in (
         ("来源", kb.sources, used_sources),
         ("材料", kb.documents, used_docs),

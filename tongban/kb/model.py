@@ -8,11 +8,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from tongban.kb.official import is_official_url
 from tongban.regions import Place, RegionIndex
+from tongban.reply import SourceView
 
 MODES = ("全程网办", "异地代收代办", "多地联办")
 CHANNEL_KINDS = ("app", "mini_program", "website", "window", "hotline")
 PLACE_RULES = ("at", "home", "both")
+SCOPES = ("complete", "partial")
 NATIONWIDE = "全国"
 
 
@@ -25,11 +28,19 @@ class Source:
     date: str  # YYYY, YYYY-MM or YYYY-MM-DD: sources are sometimes dated only by month
     url: str
     grade: str
+    editor_note: str = ""  # for editors only, never shown to citizens
 
-    def citation(self) -> str:
-        """One line a citizen can follow: 《标题》（文号，日期）网址."""
-        ref = f"{self.ref}，" if self.ref and self.ref not in (self.title, self.issuer) else ""
-        return f"《{self.title}》（{ref}{self.issuer}，{self.date}）{self.url}".rstrip()
+    @property
+    def official(self) -> bool:
+        """Published on a government site or by national state media (tongban.kb.official)."""
+        return is_official_url(self.url)
+
+    def view(self) -> SourceView:
+        """How a citizen sees it: issuer, document and date, linked only when official."""
+        return SourceView(
+            title=self.title, issuer=self.issuer, ref=self.ref, date=self.date,
+            url=self.url if self.official else None, repost=not self.official,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,10 +87,18 @@ class Stage:
     sources: tuple[str, ...]
     documents: tuple[DocumentNeed, ...] | None = None
     eligibility: tuple[str, ...] | None = None
+    # Whether `regions` is the whole list ("complete") or only the places known ("partial").
+    # Undeclared lists are treated as partial: a place outside them is "not confirmed", never "no".
+    scope: str | None = None
+    editor_note: str = ""
 
     @property
     def nationwide(self) -> bool:
         return not self.regions
+
+    @property
+    def complete(self) -> bool:
+        return self.nationwide or self.scope == "complete"
 
     def active_on(self, day: dt.date) -> bool:
         return self.start <= day and (self.end is None or day <= self.end)
@@ -113,6 +132,7 @@ class Item:
     notes: tuple[str, ...] = ()
     not_covered: tuple[Exclusion, ...] = ()
     related: tuple[str, ...] = ()
+    editor_note: str = ""
 
     def stage_on(self, day: dt.date) -> Stage | None:
         return next((s for s in self.stages if s.active_on(day)), None)
