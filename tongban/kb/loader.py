@@ -509,7 +509,8 @@ class _Builder:
 
 # Wording that belongs in an `editor_note`, not in text citizens read.
 EDITOR_PHRASES = re.compile(
-    r"这里按|来源只(写|给出)|本知识库|未查到|确切日期不详|起[记计](?:[。；，]|$)"
+    r"这里按|来源只(写|给出)|来源(没有|未)(给出|写明)|来源不一致|本知识库|知识库(没有|里没有|未收录)"
+    r"|未查到|确切日期不详|本阶段以|起始日即|起[记计](?:[。；，]|$)"
 )
 
 
