@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench import load, nlu
+from bench import load, nlu, replies
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench/out"
@@ -144,6 +144,8 @@ def main() -> int:
         server.stop()
         _plot_latency({k: v[0] for k, v in speed.items()}, ROOT / "bench/latency.png")
     engine = load.kb_engine()
+    print("answer lengths ...", flush=True)
+    facts["lengths"] = replies.lengths()
 
     REPORT.write_text(_report(facts, scores, cv, speed, template_train, engine), encoding="utf-8")
     (OUT / "results.json").write_text(
@@ -279,6 +281,12 @@ def _report(facts, scores, cv, speed, template_train, engine) -> str:
     lines.append(
         f"| training time | ≤ 5 min | {facts['train_s'] / 60:.1f} min | {_mark(facts['train_s'], TARGETS['train_s'], False)} |"
     )
+    for name, f in facts.get("lengths", {}).items():
+        for key in ("median", "p95"):
+            limit = replies.TARGETS[key]
+            lines.append(
+                f"| first answer {key}, {name} | ≤ {limit} chars | {f[key]:.0f} | {_mark(f[key], limit, False)} |"
+            )
     lines += _misses(ours, speed, facts)
     lines += ["", "## Language understanding (held-out set, `bench/data/heldout.yml`)", ""]
     lines += [HELDOUT_NOTE, ""]
@@ -337,6 +345,8 @@ def _report(facts, scores, cv, speed, template_train, engine) -> str:
                 f"| {name} | {cold:.1f} | {rss.get('rasa', 0):.0f} | {rss.get('actions', 0):.0f} | {train:.0f} | {size:.1f} |"
             )
         lines += ["", "![latency](latency.png)", ""]
+    if facts.get("lengths"):
+        lines += replies.section(facts["lengths"])
     lines += [
         "## The knowledge engine alone",
         "",
