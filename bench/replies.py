@@ -64,7 +64,7 @@ def section(figures: dict[str, dict]) -> list[str]:
         "| set | n | median | p95 | max | "
         + " | ".join(next(iter(figures.values()))["histogram"])
         + " |",
-        "|---|---|---|---|---|" + "---|" * len(BUCKETS + (None,)),
+        "|---|---|---|---|---|" + "---|" * (len(BUCKETS) + 1),
     ]
     for name, f in figures.items():
         cells = " | ".join(str(v) for v in f["histogram"].values())
