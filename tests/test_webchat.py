@@ -23,6 +23,7 @@ from tongban.channels.feedback import (
     Feedback,
     FeedbackError,
     FeedbackStore,
+    new_message_id,
     parse_feedback,
     validate_feedback,
 )
@@ -33,13 +34,22 @@ from tongban.channels.webchat import (
     handle_feedback,
     resolve_static,
 )
+from tongban.security.keys import Keys
+
+# server.install's listeners run early under ASGI; Sanic says so on every app.
+pytestmark = pytest.mark.filterwarnings("ignore:You have set a listener:UserWarning")
 
 ROOT = Path(__file__).resolve().parent.parent
 WEB = ROOT / "web"
 
 
+SESSION = "S" * 20 + "s" * 12  # a session id in the server's format (32-64 characters)
+OTHER_SESSION = "O" * 32
+MESSAGE = new_message_id(SESSION)  # as the socket.io channel signs the messages it sends
+
+
 def body(**fields) -> bytes:
-    data = {"session_id": "s1", "message_id": "m1", "rating": "up"} | fields
+    data = {"session_id": SESSION, "message_id": MESSAGE, "rating": "up"} | fields
     return json.dumps({k: v for k, v in data.items() if v is not ...}).encode()
 
 
@@ -47,7 +57,7 @@ def body(**fields) -> bytes:
 
 
 def test_valid_rating_without_reason() -> None:
-    assert parse_feedback(body()) == Feedback("s1", "m1", "up", None)
+    assert parse_feedback(body()) == Feedback(SESSION, MESSAGE, "up", None)
 
 
 def test_reason_is_trimmed_and_empty_reason_is_none() -> None:
@@ -70,39 +80,77 @@ def test_reason_of_500_characters_is_accepted_501_is_not() -> None:
         ({"rating": ...}, "rating"),
         ({"session_id": ...}, "session_id"),
         ({"session_id": ""}, "session_id"),
-        ({"session_id": "a b"}, "session_id"),
+        ({"session_id": "s1"}, "session_id"),
+        ({"session_id": "a b" * 16}, "session_id"),
         ({"session_id": "x" * 65}, "session_id"),
         ({"session_id": 42}, "session_id"),
+        ({"message_id": ...}, "message_id"),
+        ({"message_id": "m1"}, "message_id"),
         ({"message_id": "<script>"}, "message_id"),
         ({"message_id": "../../etc"}, "message_id"),
+        ({"message_id": MESSAGE + "x"}, "message_id"),
         ({"reason": 5}, "reason"),
         ({"reason": ["a"]}, "reason"),
+        ({"reason": "\ud800"}, "reason"),
     ],
 )
 def test_invalid_fields_are_rejected(fields: dict, problem: str) -> None:
-    with pytest.raises(FeedbackError, match=problem):
+    with pytest.raises(FeedbackError, match=problem) as caught:
         parse_feedback(body(**fields))
+    assert caught.value.status == 400
+
+
+def forged_ids() -> dict[str, tuple[str, str]]:
+    nonce, signature = MESSAGE.split(".")
+    flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+    return {
+        "signature-changed": (SESSION, f"{nonce}.{flipped}"),
+        "nonce-changed": (SESSION, f"{'x' * 16}.{signature}"),
+        "made-up": (SESSION, f"{'a' * 16}.{'b' * 22}"),
+        "another-session": (OTHER_SESSION, MESSAGE),
+        "other-sessions-message": (SESSION, new_message_id(OTHER_SESSION)),
+        "another-key": (SESSION, new_message_id(SESSION, Keys(b"someone else's key"))),
+    }
+
+
+@pytest.mark.parametrize("case", forged_ids())
+def test_only_messages_the_server_sent_to_that_session_can_be_rated(case: str) -> None:
+    session_id, message_id = forged_ids()[case]
+    with pytest.raises(FeedbackError, match="not a message of this conversation") as caught:
+        parse_feedback(body(session_id=session_id, message_id=message_id))
+    assert caught.value.status == 403
+
+
+def test_reasons_are_stored_with_identifiers_masked() -> None:
+    reason = "查询办件 SC2025110300342 身份证后四位0032 手机13800138000 都对，还是查不到"
+    stored = parse_feedback(body(rating="down", reason=reason)).reason
+    assert "SC2025110300342" not in stored
+    assert "0032" not in stored
+    assert "13800138000" not in stored
+    assert stored.startswith("查询办件 SC2") and stored.endswith("都对，还是查不到")
 
 
 @pytest.mark.parametrize(
     "raw",
-    [b"", None, b"not json", b"[1, 2]", b'"up"', b"\xff\xfe"],
-    ids=["empty", "none", "not-json", "list", "string", "not-utf8"],
-)
+    [b"", None, b"not json", b"[1, 2]", b'"up"', b"\xff\xfe", b'{"rating": NaN}',
+     b'{"rating": Infinity}', b"[" * 40 + b"]" * 40, b'{"a":' * 40 + b"1" + b"}" * 40],
+    ids=["empty", "none", "not-json", "list", "string", "not-utf8", "nan", "infinity",
+         "deep-list", "deep-object"],
+)  # fmt: skip
 def test_bodies_that_are_not_a_json_object_are_rejected(raw) -> None:
     with pytest.raises(FeedbackError):
         parse_feedback(raw)
 
 
 def test_oversized_body_is_rejected_before_parsing() -> None:
-    with pytest.raises(FeedbackError, match="too large"):
+    with pytest.raises(FeedbackError, match="too large") as caught:
         parse_feedback(b" " * (MAX_BODY + 1))
+    assert caught.value.status == 413
 
 
 def test_validate_feedback_takes_a_dict() -> None:
-    assert validate_feedback({"session_id": "a", "message_id": "b", "rating": "down"}).rating == (
-        "down"
-    )
+    data = {"session_id": SESSION, "message_id": MESSAGE, "rating": "down"}
+    assert validate_feedback(data).rating == "down"
 
 
 # -- storage ----------------------------------------------------------------------------------
@@ -149,14 +197,17 @@ def test_schema_refuses_ratings_other_than_up_and_down(tmp_path: Path) -> None:
         )
 
 
-def test_handle_feedback_answers_201_or_400(tmp_path: Path) -> None:
+def test_handle_feedback_answers_201_400_or_403(tmp_path: Path) -> None:
     store = FeedbackStore(tmp_path / "feedback.db")
     assert handle_feedback(store, body(rating="down")) == (201, {"ok": True})
     status, reply = handle_feedback(store, body(rating="sideways"))
     assert status == 400
     assert reply["ok"] is False
     assert "rating" in reply["error"]
-    assert store.summary()["down"] == 1
+    status, reply = handle_feedback(store, body(session_id=OTHER_SESSION))
+    assert status == 403
+    assert reply["ok"] is False
+    assert store.summary() == {"up": 0, "down": 1, "total": 1}
 
 
 # -- static files -----------------------------------------------------------------------------
@@ -220,6 +271,7 @@ def test_credentials_register_the_channels() -> None:
 
 
 def test_socketio_channel_joins_the_session_room_and_stays_on_polling() -> None:
+    """The two fixes of Rasa's channel (tests/test_socketio.py tests the rest)."""
     channel = SocketIOInput.from_credentials({"session_persistence": True})
     assert channel.name() == "socketio"  # same routes and output channel name as Rasa's
     channel.blueprint(None)
@@ -235,15 +287,15 @@ def test_socketio_channel_joins_the_session_room_and_stays_on_polling() -> None:
 
     sio.enter_room, sio.emit = enter_room, emit
     handler = sio.handlers["/"]["session_request"]
-    asyncio.run(handler("sid1", {"session_id": "abcdef0123456789"}))
+    asyncio.run(handler("sid1", {"session_id": SESSION}))
     assert calls == [
-        ("enter_room", "sid1", "abcdef0123456789"),
-        ("emit", "session_confirm", "abcdef0123456789", "sid1"),
+        ("enter_room", "sid1", SESSION),
+        ("emit", "session_confirm", SESSION, "sid1"),
     ]
     calls.clear()
     asyncio.run(handler("sid2", {"session_id": {"not": "a string"}}))
     new_id = calls[0][2]
-    assert re.fullmatch(r"[0-9a-f]{32}", new_id)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{32}", new_id)
     assert calls[1] == ("emit", "session_confirm", new_id, "sid2")
 
 
@@ -259,7 +311,9 @@ class AsgiClient:
         self.app = app
         self.started = False
 
-    async def request(self, method: str, path: str, data: bytes = b"", query: str = ""):
+    async def request(
+        self, method: str, path: str, data: bytes = b"", query: str = "", headers: tuple = ()
+    ):
         if not self.started:
             self.app.asgi = True
             await self.app._startup()
@@ -279,7 +333,8 @@ class AsgiClient:
             "query_string": query.encode(), "root_path": "", "server": ("test", 80),
             "client": ("127.0.0.1", 1),
             "headers": [(b"host", b"test"), (b"content-type", b"application/json"),
-                        (b"content-length", str(len(data)).encode())],
+                        (b"content-length", str(len(data)).encode()),
+                        *((k.encode(), v.encode()) for k, v in headers)],
         }  # fmt: skip
         await self.app(scope, receive, send)
         start = sent[0]
@@ -294,6 +349,14 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(Sanic, "test_mode", True)
     channel = WebChatInput(feedback_db=tmp_path / "var" / "feedback.db")
     app = Sanic(f"webchat_test_{uuid.uuid4().hex}")
+
+    @app.middleware("response")
+    async def allow_everyone(request, reply):
+        # What Rasa's `--cors "*"` (sanic-cors) does to every response of the app.
+        if request.headers.get("origin"):
+            reply.headers["Access-Control-Allow-Origin"] = "*"
+            reply.headers["Access-Control-Allow-Credentials"] = "true"
+
     # As Rasa registers channels: urljoin("/webhooks/", channel.url_prefix())
     app.blueprint(channel.blueprint(None), url_prefix="/webhooks/webchat")
     client = AsgiClient(app)
@@ -340,19 +403,74 @@ def test_feedback_round_trip_through_the_routes(client) -> None:
     status, headers, content = client("POST", "/webhooks/webchat/feedback", body(rating="down"))
     assert (status, json.loads(content)) == (201, {"ok": True})
     assert headers["cache-control"] == "no-store"
-    client("POST", "/webhooks/webchat/feedback", body(message_id="m2", reason="很清楚"))
+    second = new_message_id(SESSION)
+    reason = "很清楚，办件 SC2025110300342 也查到了"
+    client("POST", "/webhooks/webchat/feedback", body(message_id=second, reason=reason))
 
     status, _, content = client("POST", "/webhooks/webchat/feedback", body(rating="x"))
     assert status == 400
     assert "rating" in json.loads(content)["error"]
+    status, _, content = client(
+        "POST", "/webhooks/webchat/feedback", body(session_id=OTHER_SESSION, rating="down")
+    )
+    assert status == 403
+    assert json.loads(content)["ok"] is False
 
     status, _, content = client("GET", "/webhooks/webchat/feedback/summary")
     assert json.loads(content) == {"up": 1, "down": 1, "total": 2}
     with sqlite3.connect(client.db) as conn:
         rows = conn.execute(
-            "SELECT message_id, rating, reason FROM feedback ORDER BY id"
+            "SELECT session_id, message_id, rating, reason FROM feedback ORDER BY id"
         ).fetchall()
-    assert rows == [("m1", "down", None), ("m2", "up", "很清楚")]
+    assert rows == [
+        (SESSION, MESSAGE, "down", None),
+        (SESSION, second, "up", "很清楚，办件 SC2********0342 也查到了"),
+    ]
+
+
+def test_feedback_from_the_page_itself_is_accepted_and_gets_no_cors_headers(client) -> None:
+    same_site = (("origin", "http://test"),)
+    status, headers, _ = client("POST", "/webhooks/webchat/feedback", body(), headers=same_site)
+    assert status == 201
+    assert not [name for name in headers if name.startswith("access-control-")]
+
+
+@pytest.mark.parametrize(
+    "origin", ["http://evil.example", "http://test:8080", "http://test.evil.example", "null",
+               "file://", "http://"]
+)  # fmt: skip
+def test_feedback_from_another_site_is_refused_without_cors_headers(client, origin) -> None:
+    status, headers, content = client(
+        "POST", "/webhooks/webchat/feedback", body(), headers=(("origin", origin),)
+    )
+    assert status == 403
+    assert json.loads(content)["ok"] is False
+    assert not [name for name in headers if name.startswith("access-control-")]
+    status, headers, _ = client(
+        "OPTIONS",
+        "/webhooks/webchat/feedback",
+        headers=(("origin", origin), ("access-control-request-method", "POST")),
+    )
+    assert not [name for name in headers if name.startswith("access-control-")]
+    assert not client.db.exists() or sqlite3.connect(client.db).execute(
+        "SELECT COUNT(*) FROM feedback"
+    ).fetchone() == (0,)
+
+
+def test_other_routes_are_left_to_the_app_cors_settings(client) -> None:
+    _, headers, _ = client(
+        "GET", "/webhooks/webchat/feedback/summary", headers=(("origin", "http://evil.example"),)
+    )
+    assert headers["access-control-allow-origin"] == "*"
+
+
+@pytest.mark.parametrize("channel", [WebChatInput(), SocketIOInput()], ids=["webchat", "socketio"])
+def test_channels_install_the_server_protections(channel) -> None:
+    """tongban.channels.server.install: 64 KiB bodies, tracker failures fail one request."""
+    blueprint = channel.blueprint(None)
+    listeners = {(f.listener.__name__, f.event) for f in blueprint._future_listeners}
+    assert ("cap_request_size", "before_server_start") in listeners
+    assert ("tracker_failures_fail_requests", "after_server_start") in listeners
 
 
 def test_feedback_route_only_accepts_post(client) -> None:

@@ -1,15 +1,23 @@
-// 通办助手 web chat: the page talks to Rasa's socket.io channel (same origin; events user_uttered /
-// bot_uttered; session_persistence, so a session_request names the conversation) and posts 好差评
-// ratings to the webchat channel. The transcript lives in sessionStorage, so a reload in the same
-// browser tab shows it again and goes on with the same conversation. No build step: plain ES module.
+// 通办助手 web chat: the page talks to Tongban's socket.io channel (same origin; see
+// tongban/channels/socketio.py for the protocol) and posts 好差评 ratings to the webchat channel.
+// The transcript lives in sessionStorage, so a reload in the same browser tab shows it again and goes
+// on with the same conversation. No build step: plain ES module.
+//
+// - The server makes the session id (session_confirm); the page only sends back the one it was given.
+// - Every user message has a client message id (its item id). Bot messages name it (reply_to) and
+//   carry a server-signed message_id; the end of a turn is the ack of user_uttered or turn_done.
+// - A message whose turn has not ended is sent again after a reconnect or reload, with the same id:
+//   the server answers each id once and re-sends the same messages, which are shown once.
 
 import { renderBotParts, renderUserText } from "./render.js";
 
-const STORE_KEY = "tongban.webchat.v1";
+const STORE_KEY = "tongban.webchat.v2";
 const ELDER_KEY = "tongban.webchat.elder";
 const MAX_ITEMS = 200;
 const MAX_REASON = 500;
-const ANSWER_TIMEOUT_MS = 60000;
+const SLOW_MS = 15000; // "still working" notice with the 12345 hotline
+const ANSWER_TIMEOUT_MS = 60000; // a clear failure with a retry button
+const HOTLINE = "12345";
 const FEEDBACK_URL = new URL("../feedback", import.meta.url);
 const EMBEDDED = new URLSearchParams(location.search).has("embed");
 
@@ -21,15 +29,26 @@ const TEXT = {
     "暂时连接不上通办助手服务器，正在自动重试。您输入的消息会保留，连接恢复后自动发送。" +
     "如急需办理，请拨打 12345 政务服务便民热线。",
   dropped: "与服务器的连接中断了，正在重新连接……您输入的消息会保留。",
-  noReply: "暂时没有收到回复，请稍后再试，或拨打 12345 政务服务便民热线。",
   noSocketLib: "聊天组件没有加载完整，请刷新页面重试，或拨打 12345 政务服务便民热线。",
   pending: "等待发送",
+  slowBefore: "这个问题需要的时间比平常长，通办助手还在处理，请稍候。如急需办理，请拨打 ",
+  slowAfter: " 政务服务便民热线。",
+  failedBefore: "暂时没有收到回复。您可以点“重新发送”再试一次，或拨打 ",
+  failedAfter: " 政务服务便民热线。",
+  failedAnnounce: "暂时没有收到回复，可以重新发送，或拨打 12345 政务服务便民热线。",
+  retry: "重新发送",
+  refused: "这条消息没有发送成功（内容无法识别），请修改后重新输入。",
   thanks: "感谢您的评价！",
   thanksReason: "已收到您的意见，谢谢！",
   rateFailed: "评价没有提交成功，请稍后再试。",
+  botSays: "通办助手说：",
 };
 
 // ---------------------------------------------------------------- state (sessionStorage) --------
+// items: user messages {type: "user", id, text, payload, status, greeting?} where status is
+// "pending" (to send), "sent" (its turn has not ended), "done", "failed" (no answer in time) or
+// "refused"; and answers {type: "bot", id, replyTo, sessionId, messageIds, parts, quickReplies,
+// rating, reasonSent, welcome}. The greeting is a user item that is never shown ("/greet").
 
 function loadState() {
   try {
@@ -58,6 +77,19 @@ function newId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Message ids of every answer shown: a bot message that comes again is not shown again. */
+const seenMessageIds = new Set(
+  state.items.filter((item) => item.type === "bot").flatMap((item) => item.messageIds || []),
+);
+
+function userItem(id) {
+  return state.items.find((item) => item.type === "user" && item.id === id) || null;
+}
+
+function answerTo(id) {
+  return state.items.find((item) => item.type === "bot" && item.replyTo === id) || null;
+}
+
 // ---------------------------------------------------------------- elements -----------------------
 
 const $ = (id) => document.getElementById(id);
@@ -65,6 +97,8 @@ const log = $("log");
 const form = $("composer");
 const input = $("input");
 const typing = $("typing");
+const slowNotice = $("slow");
+const announcer = $("announcer");
 const statusLine = $("status");
 const elderToggle = $("elder-toggle");
 const closeButton = $("close");
@@ -109,6 +143,24 @@ function setStatus(text, kind = "info", clearAfterMs = 0) {
   if (text && clearAfterMs) statusTimer = setTimeout(() => setStatus(null), clearAfterMs);
 }
 
+// ---------------------------------------------------------------- announcements ------------------
+// The log itself is not a live region (aria-live="off"): an answer arrives in several parts and is
+// re-rendered as they come. Each answer is read out once, whole, when its turn ends.
+
+function announce(text) {
+  if (!text) return;
+  const line = document.createElement("p");
+  line.textContent = text;
+  announcer.append(line);
+  setTimeout(() => line.remove(), 20000);
+}
+
+function announceAnswer(item) {
+  if (!item || item.announced) return;
+  item.announced = true;
+  announce(TEXT.botSays + item.parts.join("\n"));
+}
+
 // ---------------------------------------------------------------- transcript ---------------------
 
 function scrollToEnd() {
@@ -120,6 +172,14 @@ function speakerLabel(text) {
   label.className = "sr-only";
   label.textContent = text;
   return label;
+}
+
+function hotlineLink() {
+  const link = document.createElement("a");
+  link.href = `tel:${HOTLINE}`;
+  link.className = "hotline";
+  link.textContent = HOTLINE;
+  return link;
 }
 
 function renderUser(item) {
@@ -136,8 +196,35 @@ function renderUser(item) {
     note.textContent = TEXT.pending;
     row.append(note);
     row.classList.add("pending");
+  } else if (item.status === "failed") {
+    row.append(renderFailure(item));
+  } else if (item.status === "refused") {
+    const note = document.createElement("p");
+    note.className = "turn-note refused-note";
+    note.textContent = TEXT.refused;
+    row.append(note);
   }
   return row;
+}
+
+function renderFailure(item) {
+  const box = document.createElement("div");
+  box.className = "turn-note failed-note";
+  const text = document.createElement("p");
+  text.append(TEXT.failedBefore, hotlineLink(), TEXT.failedAfter);
+  const retry = document.createElement("button");
+  retry.type = "button";
+  retry.className = "retry";
+  retry.textContent = TEXT.retry;
+  retry.addEventListener("click", () => {
+    item.status = "pending";
+    saveState();
+    replaceRow(item);
+    flushQueue();
+    input.focus();
+  });
+  box.append(text, retry);
+  return box;
 }
 
 function renderBot(item, isLast) {
@@ -147,9 +234,10 @@ function renderBot(item, isLast) {
   const bubble = document.createElement("div");
   bubble.className = "bubble";
   renderBotParts(bubble, item.parts);
-  row.append(speakerLabel("通办助手说："), bubble);
+  row.append(speakerLabel(TEXT.botSays), bubble);
   if (isLast && item.quickReplies.length) row.append(renderQuickReplies(item.quickReplies));
-  if (!item.welcome) row.append(renderRating(item));
+  // Only an answer the server signed can be rated (the rating names its message_id).
+  if (!item.welcome && item.messageIds.length) row.append(renderRating(item));
   return row;
 }
 
@@ -183,7 +271,6 @@ function renderRating(item) {
   question.textContent = "这条回答有帮助吗？";
   box.append(question);
 
-  const buttons = {};
   for (const [rating, emoji, kind, label] of [
     ["up", "👍", "好评：", "有帮助"],
     ["down", "👎", "差评：", "没帮助"],
@@ -201,7 +288,6 @@ function renderRating(item) {
     button.append(icon, text);
     button.setAttribute("aria-pressed", String(item.rating === rating));
     button.addEventListener("click", () => rate(item, rating, null, box));
-    buttons[rating] = button;
     box.append(button);
   }
 
@@ -248,8 +334,8 @@ async function rate(item, rating, reason, box) {
       method: "POST",
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({
-        session_id: state.sessionId,
-        message_id: item.id,
+        session_id: item.sessionId || state.sessionId,
+        message_id: item.messageIds[0],
         rating,
         reason,
       }),
@@ -274,19 +360,28 @@ async function rate(item, rating, reason, box) {
   }
 }
 
+function visible(item) {
+  return !(item.type === "user" && item.greeting);
+}
+
+function lastBot() {
+  for (let i = state.items.length - 1; i >= 0; i -= 1) {
+    if (visible(state.items[i])) return state.items[i].type === "bot" ? state.items[i] : null;
+  }
+  return null;
+}
+
+function renderItem(item) {
+  return item.type === "user" ? renderUser(item) : renderBot(item, item === lastBot());
+}
+
 function renderAll() {
   log.setAttribute("aria-busy", "true");
-  const last = state.items.length ? state.items[state.items.length - 1] : null;
   // On a phone the disclaimer under the input box would take too much room: it opens the log.
   const note = document.createElement("p");
   note.className = "log-note";
   note.textContent = document.querySelector(".footnote").textContent;
-  log.replaceChildren(
-    note,
-    ...state.items.map((item) =>
-      item.type === "user" ? renderUser(item) : renderBot(item, item === last),
-    ),
-  );
+  log.replaceChildren(note, ...state.items.filter(visible).map(renderItem));
   log.removeAttribute("aria-busy");
   scrollToEnd();
 }
@@ -301,12 +396,23 @@ function reveal(row) {
   }
 }
 
+function rowOf(item) {
+  return [...log.children].find((row) => row.dataset.id === item.id) || null;
+}
+
+/** Render `item` in place, or where it belongs among the rows already shown. */
 function replaceRow(item) {
-  const old = log.querySelector(`[data-id="${item.id}"]`);
-  const isLast = state.items[state.items.length - 1] === item;
-  const row = item.type === "user" ? renderUser(item) : renderBot(item, isLast);
-  if (old) old.replaceWith(row);
-  else log.append(row);
+  if (!visible(item)) return;
+  const old = rowOf(item);
+  const row = renderItem(item);
+  if (old) {
+    old.replaceWith(row);
+  } else {
+    const index = state.items.indexOf(item);
+    const next = state.items.slice(index + 1).map(rowOf).find(Boolean);
+    if (next) next.before(row);
+    else log.append(row);
+  }
   if (item.type === "bot") reveal(row);
   else scrollToEnd();
 }
@@ -315,21 +421,103 @@ function dropQuickReplies() {
   for (const group of log.querySelectorAll(".quick-replies")) group.remove();
 }
 
-// ---------------------------------------------------------------- turns and typing indicator ----
-// A turn is one message sent to the assistant. Rasa answers the messages of a conversation one at a
-// time and acknowledges each (socket.io ack) after its last bot_uttered, so bot messages belong to
-// the oldest unacknowledged turn: an answer split into several bot_uttered events stays one answer.
+// ---------------------------------------------------------------- turns --------------------------
+// A turn is one user message sent on the current connection, waiting for the end of its answer.
 
-let turns = [];
+// client message id -> the attempt in flight: {connection, started, slowTimer, failTimer}
+const inflight = new Map();
+let connection = 0; // counts session_confirm events: which connection an attempt went out on
 
-function setTyping(on) {
-  typing.hidden = !on;
-  if (on) scrollToEnd();
+function updateBusy() {
+  const now = Date.now();
+  const turns = [...inflight.values()];
+  typing.hidden = turns.length === 0;
+  const slow = turns.some((turn) => now - turn.started >= SLOW_MS);
+  if (slow && slowNotice.hidden) {
+    slowNotice.replaceChildren(TEXT.slowBefore, hotlineLink(), TEXT.slowAfter);
+    slowNotice.hidden = false;
+  } else if (!slow && !slowNotice.hidden) {
+    slowNotice.hidden = true;
+    slowNotice.replaceChildren();
+  }
+  if (turns.length) scrollToEnd();
 }
 
-function endTurn(turn) {
-  turns = turns.filter((t) => t !== turn);
-  setTyping(turns.length > 0);
+function stopTimers(id) {
+  const turn = inflight.get(id);
+  if (!turn) return;
+  clearTimeout(turn.slowTimer);
+  clearTimeout(turn.failTimer);
+  inflight.delete(id);
+}
+
+function emitTurn(item) {
+  stopTimers(item.id);
+  const turn = { connection, started: Date.now() };
+  turn.slowTimer = setTimeout(updateBusy, SLOW_MS);
+  turn.failTimer = setTimeout(() => failTurn(item.id), ANSWER_TIMEOUT_MS);
+  inflight.set(item.id, turn);
+  item.status = "sent";
+  updateBusy();
+  socket.emit(
+    "user_uttered",
+    { message: item.payload || item.text, session_id: state.sessionId, client_message_id: item.id },
+    (ack) => onAck(item.id, turn, ack),
+  );
+}
+
+function onAck(id, turn, ack) {
+  const status = ack && typeof ack === "object" ? ack.status : null;
+  if (status === "done" || status === "failed") {
+    endTurn(id); // the server answered this message, whichever attempt says so
+    return;
+  }
+  // "busy" (the first run of this message is still going) leaves the timers running. A refusal
+  // concerns its own attempt only, not a newer one of the same message.
+  if (status !== "refused" || inflight.get(id) !== turn) return;
+  const item = userItem(id);
+  stopTimers(id);
+  if (item && item.status === "sent") {
+    if (ack.error === "no_session") {
+      item.status = "pending"; // sent again once the connection's session is confirmed
+    } else {
+      item.status = "refused";
+    }
+    saveState();
+    replaceRow(item);
+  }
+  // Sent on an earlier connection than the current, confirmed one: send it again now.
+  if (ack.error === "no_session" && turn.connection < connection) flushQueue();
+  updateBusy();
+}
+
+function endTurn(id) {
+  stopTimers(id);
+  const item = userItem(id);
+  if (item && item.status !== "done") {
+    const wasShownFailed = item.status === "failed";
+    item.status = "done";
+    if (wasShownFailed || rowOf(item)?.classList.contains("pending")) replaceRow(item);
+  }
+  announceAnswer(answerTo(id));
+  saveState();
+  updateBusy();
+}
+
+function failTurn(id) {
+  stopTimers(id);
+  const item = userItem(id);
+  if (item && item.status === "sent") {
+    if (item.greeting) {
+      item.status = "pending"; // the greeting is simply tried again on the next connection
+    } else {
+      item.status = "failed";
+      replaceRow(item);
+      announce(TEXT.failedAnnounce);
+    }
+    saveState();
+  }
+  updateBusy();
 }
 
 // ---------------------------------------------------------------- socket.io ----------------------
@@ -338,46 +526,22 @@ let socket = null;
 let confirmed = false;
 let everConnected = false;
 
-function emitTurn(text, userItem) {
-  const turn = { userItem, welcome: !userItem, answer: null };
-  turns.push(turn);
-  setTyping(true);
-  socket
-    .timeout(ANSWER_TIMEOUT_MS)
-    .emit(
-      "user_uttered",
-      { message: text, session_id: state.sessionId, metadata: { client: "webchat" } },
-      (error) => {
-        endTurn(turn);
-        if (!error) return;
-        if (socket.connected) {
-          setStatus(TEXT.noReply, "warn", 8000);
-        } else if (!turn.answer) {
-          // The connection dropped before any answer came: send it again after reconnecting.
-          if (userItem) {
-            userItem.status = "pending";
-            replaceRow(userItem);
-          } else {
-            state.greeted = false;
-          }
-          saveState();
-        }
-      },
-    );
-}
-
 function flushQueue() {
   if (!socket || !socket.connected || !confirmed) return;
   if (!state.greeted) {
     // A new conversation starts with the assistant's own greeting and suggested questions.
     state.greeted = true;
-    emitTurn("/greet", null);
+    const greeting = { type: "user", id: newId(), text: "/greet", status: "pending", greeting: true };
+    // Before anything typed while the page was still connecting: the greeting comes first.
+    const first = state.items.findIndex((item) => item.type === "user" && item.status === "pending");
+    state.items.splice(first < 0 ? state.items.length : first, 0, greeting);
   }
   for (const item of state.items) {
-    if (item.type === "user" && item.status === "pending") {
-      item.status = "sent";
-      emitTurn(item.payload || item.text, item);
-      replaceRow(item);
+    if (item.type !== "user" || inflight.has(item.id)) continue;
+    if (item.status === "pending" || item.status === "sent") {
+      const wasPending = item.status === "pending";
+      emitTurn(item);
+      if (wasPending) replaceRow(item);
     }
   }
   saveState();
@@ -395,42 +559,55 @@ function sendMessage(text, payload) {
   flushQueue();
 }
 
-function newBotItem(welcome) {
+function newAnswer(replyTo, messageId) {
+  const asked = replyTo ? userItem(replyTo) : null;
   const item = {
     type: "bot",
-    id: newId(),
+    id: messageId || newId(),
+    replyTo: asked ? replyTo : null,
+    sessionId: state.sessionId,
+    messageIds: [],
     parts: [],
     quickReplies: [],
     rating: null,
     reasonSent: false,
-    welcome,
+    welcome: Boolean(asked && asked.greeting),
+    announced: false,
   };
-  state.items.push(item);
+  // Right after the message it answers (a re-sent message's answer may come after newer ones).
+  const index = asked ? state.items.indexOf(asked) : -1;
+  if (index >= 0) state.items.splice(index + 1, 0, item);
+  else state.items.push(item);
   return item;
 }
 
 function onBotMessage(message) {
   if (!message || typeof message !== "object") return;
+  const messageId = typeof message.message_id === "string" ? message.message_id : null;
+  if (messageId && seenMessageIds.has(messageId)) return; // sent again after a reconnect
+  const replyTo = typeof message.reply_to === "string" ? message.reply_to : null;
   const text = typeof message.text === "string" ? message.text : "";
   const replies = Array.isArray(message.quick_replies)
     ? message.quick_replies
         .filter((r) => r && typeof r.title === "string")
         .map((r) => ({ title: r.title, payload: typeof r.payload === "string" ? r.payload : r.title }))
     : [];
+  if (messageId) seenMessageIds.add(messageId);
+  // Only text and suggested questions are shown; other payloads (e.g. {"tongban": ...}) are not.
   if (!text && !replies.length) return;
-  const turn = turns[0];
-  let item;
-  if (turn) {
-    item = turn.answer || (turn.answer = newBotItem(turn.welcome));
-  } else {
-    // A message that answers nothing sent from this page (e.g. after a reload mid-answer).
-    const last = state.items[state.items.length - 1];
-    item = last && last.type === "bot" ? last : newBotItem(false);
-  }
+
+  const asked = replyTo ? userItem(replyTo) : null;
+  const item = (asked && answerTo(replyTo)) || newAnswer(replyTo, messageId);
+  if (messageId) item.messageIds.push(messageId);
   if (text) item.parts.push(text);
-  if (replies.length) item.quickReplies = replies;
+  if (replies.length) {
+    dropQuickReplies();
+    item.quickReplies = replies;
+  }
   saveState();
   replaceRow(item);
+  // A message that answers nothing sent from here (e.g. the server's own) is read out at once.
+  if (!asked) announceAnswer(item);
 }
 
 function connect() {
@@ -451,8 +628,10 @@ function connect() {
 
   socket.on("session_confirm", (sessionId) => {
     const id = typeof sessionId === "string" ? sessionId : sessionId && sessionId.session_id;
-    if (id) state.sessionId = id;
+    if (typeof id !== "string" || !id) return;
+    state.sessionId = id;
     confirmed = true;
+    connection += 1;
     setStatus(everConnected ? TEXT.reconnected : null, "ok", 3000);
     everConnected = true;
     saveState();
@@ -460,9 +639,26 @@ function connect() {
   });
 
   socket.on("bot_uttered", onBotMessage);
+  socket.on("turn_done", (done) => {
+    if (done && typeof done.reply_to === "string") endTurn(done.reply_to);
+  });
 
   socket.on("disconnect", (reason) => {
     confirmed = false;
+    // socket.io would send what it buffered before this page can ask for its session again; the
+    // page sends every unfinished message itself once the session is confirmed.
+    socket.sendBuffer = [];
+    // Turns not yet ended are sent again, with the same ids, once the connection is back.
+    for (const id of [...inflight.keys()]) {
+      stopTimers(id);
+      const item = userItem(id);
+      if (item && item.status === "sent") {
+        item.status = "pending";
+        replaceRow(item);
+      }
+    }
+    saveState();
+    updateBusy();
     if (reason === "io client disconnect") return;
     setStatus(navigator.onLine ? TEXT.dropped : TEXT.offline, "warn");
   });

@@ -47,8 +47,56 @@ def last_answer(page: Page):
     return page.locator(f'#log .msg.bot[data-id="{message_id}"]')
 
 
+STORE_KEY = "tongban.webchat.v2"
+MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]{22}")
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{32,64}")
+
+
 def session_state(page: Page) -> dict:
-    return json.loads(page.evaluate("() => sessionStorage.getItem('tongban.webchat.v1')"))
+    return json.loads(page.evaluate(f"() => sessionStorage.getItem('{STORE_KEY}')"))
+
+
+def user_items(page: Page) -> list[dict]:
+    return [item for item in session_state(page)["items"] if item["type"] == "user"]
+
+
+def record_announcements(page: Page) -> None:
+    """Collect what the live region (#announcer) is given to read out."""
+    page.evaluate(
+        """() => {
+          window.__announced = [];
+          new MutationObserver((changes) => {
+            for (const change of changes)
+              for (const node of change.addedNodes) window.__announced.push(node.textContent);
+          }).observe(document.getElementById('announcer'), { childList: true });
+        }"""
+    )
+
+
+def announced(page: Page) -> list[str]:
+    return page.evaluate("() => window.__announced")
+
+
+def socketio_packets(body: str) -> list:
+    """The Socket.IO events and acks in one Engine.IO long-polling body: [(kind, data), ...]."""
+    packets = []
+    for raw in body.split("\x1e"):
+        match = re.match(r"4([23])(\d*)(\[.*)", raw, re.DOTALL)
+        if match:
+            kind = "event" if match.group(1) == "2" else "ack"
+            packets.append((kind, match.group(2), raw, json.loads(match.group(3))))
+    return packets
+
+
+def user_uttered_sent(request) -> list[dict]:
+    """The user_uttered payloads a socket.io POST carries."""
+    if request.method != "POST" or "user_uttered" not in (request.post_data or ""):
+        return []
+    return [
+        data[1]
+        for kind, _, _, data in socketio_packets(request.post_data)
+        if kind == "event" and data[0] == "user_uttered"
+    ]
 
 
 def record_typing_indicator(page: Page) -> None:
@@ -91,18 +139,27 @@ def test_marriage_question_quick_reply_and_history_after_reload(
     page.goto(servers.base)
     log = page.locator("#log")
     expect(log).to_have_attribute("role", "log")
-    expect(log).to_have_attribute("aria-live", "polite")
+    # The log is re-rendered as an answer's parts come; each answer is read out once, whole.
+    expect(log).to_have_attribute("aria-live", "off")
+    expect(page.locator("#announcer")).to_have_attribute("aria-live", "polite")
     wait_for_greeting(page)
     expect(page.get_by_label("输入您的问题")).to_be_focused()
 
-    # Ask the marriage question: the answer, its lists and its separated sources.
+    # Ask the marriage question: a short answer with its list, read out once and whole.
     record_typing_indicator(page)
+    record_announcements(page)
     ask(page, MARRIAGE)
     assert page.evaluate("() => window.__typingSeen"), "typing indicator never shown"
     answer = last_answer(page)
     expect(answer.locator(".bubble")).to_contain_text("结婚登记")
     expect(answer.locator(".bubble")).to_contain_text("深圳")
-    expect(answer.locator(".part ul li").first).to_be_visible()  # "・" lines as a list
+    expect(answer.locator(".part li").first).to_be_visible()  # "・" lines as a list
+    [read_out] = announced(page)
+    assert read_out.startswith("通办助手说：") and "结婚登记" in read_out
+
+    # Its details: the policy sources in their own section, links that open safely.
+    ask(page, "详情")
+    answer = last_answer(page)
     sources = answer.locator(".sources")
     expect(sources).to_be_visible()
     expect(sources).to_contain_text("来源")
@@ -110,7 +167,8 @@ def test_marriage_question_quick_reply_and_history_after_reload(
     expect(link).to_have_attribute("href", re.compile(r"^https?://"))
     expect(link).to_have_attribute("rel", "noopener noreferrer")
     expect(link).to_have_attribute("target", "_blank")
-    assert "来源" not in answer.locator(".part").all_inner_texts()[-1]  # not mixed into the answer
+    assert "来源：" not in answer.locator(".part").all_inner_texts()[-1]  # not mixed in
+    assert len(announced(page)) == 2
     screenshot(page, "01-marriage-answer")
 
     # Click a quick reply: its title is shown as the user's message and it gets its own answer.
@@ -125,10 +183,14 @@ def test_marriage_question_quick_reply_and_history_after_reload(
     expect(answer.locator(".quick-reply")).to_have_count(0)  # older suggestions are gone
     screenshot(page, "02-quick-reply")
 
-    # Reload: the same transcript, the same conversation (session id), no second greeting.
+    # Reload: the same transcript, the same conversation (session id), no second greeting, and
+    # nothing already answered is sent again.
     transcript = log.inner_text()
     session_id = session_state(page)["sessionId"]
+    assert SESSION_ID.fullmatch(session_id)
     count = page.locator("#log .msg").count()
+    resent: list[dict] = []
+    page.on("request", lambda request: resent.extend(user_uttered_sent(request)))
     page.reload()
     expect(page.locator("#log .msg")).to_have_count(count)
     assert log.inner_text() == transcript
@@ -137,8 +199,10 @@ def test_marriage_question_quick_reply_and_history_after_reload(
         "() => !document.getElementById('status').textContent.includes('正在连接')"
     )
     assert session_state(page)["sessionId"] == session_id
+    assert resent == []
     # ...and the conversation goes on where it was: this question relies on the remembered item.
     ask(page, "要带什么材料")
+    assert [sent["message"] for sent in resent] == ["要带什么材料"]
     expect(bot_messages(page).last.locator(".bubble")).to_contain_text("身份证")
     assert session_state(page)["sessionId"] == session_id
     screenshot(page, "03-after-reload")
@@ -172,6 +236,7 @@ def test_rating_with_reason_is_stored(chat: Watched, servers: Servers) -> None:
     assert summary["total"] == before["total"] + 1
     session_id = session_state(page)["sessionId"]
     message_id = answer.get_attribute("data-id")
+    assert MESSAGE_ID.fullmatch(message_id)  # the id the server signed for this session
     with sqlite3.connect(servers.feedback_db) as conn:
         row = conn.execute(
             "SELECT rating, reason FROM feedback WHERE session_id = ? AND message_id = ?",
@@ -338,9 +403,8 @@ def test_network_drop_keeps_unsent_messages_and_reconnects(chat: Watched, server
     expect(bot_messages(page)).to_have_count(before + 1, timeout=ANSWER_TIMEOUT)
     expect(bot_messages(page).last.locator(".bubble")).to_contain_text("结婚登记")
     expect(waiting).to_have_count(0)
-    assert all(
-        item["status"] == "sent" for item in session_state(page)["items"] if item["type"] == "user"
-    )
+    expect(page.locator("#typing")).to_be_hidden(timeout=ANSWER_TIMEOUT)
+    assert {item["status"] for item in user_items(page)} == {"done"}
 
 
 def test_server_down_shows_a_clear_message_then_recovers(chat: Watched, servers: Servers) -> None:
@@ -357,9 +421,17 @@ def test_server_down_shows_a_clear_message_then_recovers(chat: Watched, servers:
     screenshot(page, "10-server-down")
 
     page.unroute("**/socket.io/**")
-    wait_for_greeting(page)
+    # The greeting first (above the question typed meanwhile), then the answer.
+    expect(bot_messages(page).first).to_contain_text("您好", timeout=ANSWER_TIMEOUT)
     expect(page.locator("#log .msg.user.pending")).to_have_count(0, timeout=ANSWER_TIMEOUT)
+    expect(bot_messages(page)).to_have_count(2, timeout=ANSWER_TIMEOUT)
     expect(bot_messages(page).last).to_contain_text("结婚", timeout=ANSWER_TIMEOUT)
+    expect(bot_messages(page).last.locator(".quick-reply").first).to_be_visible()
+    assert page.locator("#log .msg").evaluate_all("(rows) => rows.map((r) => r.className)") == [
+        "msg bot",
+        "msg user",
+        "msg bot",
+    ]
 
 
 def test_widget_embeds_in_another_site_with_one_script_tag(
@@ -407,3 +479,258 @@ def test_example_host_page_on_a_phone(browser, servers: Servers) -> None:
         assert errors == []
     finally:
         context.close()
+
+
+# -- the socket.io protocol: server-made sessions, message ids, replays, slow answers -----------
+
+
+def test_the_page_uses_the_session_id_the_server_makes(chat: Watched, servers: Servers) -> None:
+    page = chat.page
+    # A stored id the server would never make (too short): the server replaces it.
+    chat.context.add_init_script(
+        f"""sessionStorage.getItem('{STORE_KEY}') || sessionStorage.setItem('{STORE_KEY}',
+             JSON.stringify({{sessionId: 'my-own-id', greeted: false, items: []}}))"""
+    )
+    sent: list[dict] = []
+    page.on("request", lambda request: sent.extend(user_uttered_sent(request)))
+    page.goto(servers.base)
+    wait_for_greeting(page)
+    session_id = session_state(page)["sessionId"]
+    assert session_id != "my-own-id"
+    assert SESSION_ID.fullmatch(session_id)
+    ask(page, MARRIAGE)
+    # Every message names the server's session and carries its own client message id.
+    assert [payload["message"] for payload in sent] == ["/greet", MARRIAGE]
+    assert {payload["session_id"] for payload in sent} == {session_id}
+    [asked] = [item for item in user_items(page) if not item.get("greeting")]
+    assert sent[-1]["client_message_id"] == asked["id"]
+    answer = session_state(page)["items"][-1]
+    assert answer["replyTo"] == asked["id"]
+    assert all(MESSAGE_ID.fullmatch(message_id) for message_id in answer["messageIds"])
+    assert chat.errors == []
+
+
+def test_feedback_is_only_for_messages_the_server_sent_to_that_session(
+    chat: Watched, servers: Servers
+) -> None:
+    page = chat.page
+    page.goto(servers.base)
+    wait_for_greeting(page)
+    ask(page, MARRIAGE)
+    session_id = session_state(page)["sessionId"]
+    message_id = last_answer(page).get_attribute("data-id")
+    url = f"{servers.base}feedback"
+
+    def post(session: str, message: str, **headers: str) -> requests.Response:
+        body = {"session_id": session, "message_id": message, "rating": "down"}
+        return requests.post(url, json=body, headers=headers, timeout=10)
+
+    before = servers.summary()
+    nonce, signature = message_id.split(".")
+    forged = ("A" if signature[0] != "A" else "B") + signature[1:]
+    for session, message in [
+        ("Z" * 32, message_id),  # someone else's conversation
+        (session_id, f"{nonce}.{forged}"),  # a made-up signature
+        (session_id, "m1"),  # the ids of the old page
+    ]:
+        reply = post(session, message)
+        assert reply.status_code in (400, 403), (session, message, reply.text)
+        assert reply.json()["ok"] is False
+    # Another site's page may not rate, and is told nothing it could read.
+    reply = post(session_id, message_id, Origin="http://evil.example")
+    assert reply.status_code == 403
+    assert not [name for name in reply.headers if name.lower().startswith("access-control-")]
+    preflight = requests.options(
+        url,
+        headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
+        timeout=10,
+    )
+    assert "access-control-allow-origin" not in {name.lower() for name in preflight.headers}
+    assert servers.summary() == before
+    # The page's own rating of the same answer is accepted.
+    assert (
+        post(session_id, message_id, Origin=servers.base.split("/webhooks")[0]).status_code == 201
+    )
+    assert servers.summary()["total"] == before["total"] + 1
+
+
+def test_a_connection_dropped_mid_answer_shows_the_answer_once(
+    chat: Watched, servers: Servers
+) -> None:
+    """The first part of the answer arrives, the connection drops before the end of the turn;
+    the page reconnects, sends the message again with the same id, and the server sends the same
+    messages again (same message ids): the page shows and reads out the answer once."""
+    page = chat.page
+    page.goto(servers.base)
+    wait_for_greeting(page)
+    record_announcements(page)
+    cut: list[dict] = []  # the part of the answer delivered before the connection drops
+    replayed: list[dict] = []  # the bot messages after the page sent the message again
+    plan = {"step": "cut"}
+
+    def route(route) -> None:
+        request = route.request
+        if plan["step"] == "drop":  # the next request after the cut fails: connection lost
+            plan["step"] = "pass"
+            route.abort("connectionreset")
+            return
+        if request.method != "GET":
+            route.continue_()
+            return
+        reply = route.fetch()
+        body = reply.text()
+        packets = socketio_packets(body)
+        answers = [p for p in packets if p[0] == "event" and p[3][0] == "bot_uttered"]
+        if plan["step"] == "cut" and answers and answers[0][3][1].get("reply_to"):
+            welcome = any(p[3][1].get("text", "").startswith("您好") for p in answers)
+            if not welcome:
+                # Deliver only the first message of the answer: the rest and the end are lost.
+                plan["step"] = "drop"
+                cut.append(answers[0][3][1])
+                kept = [raw for raw in body.split("\x1e") if raw not in {p[2] for p in packets}]
+                kept.append(answers[0][2])
+                route.fulfill(response=reply, body="\x1e".join(kept))
+                return
+        if plan["step"] == "pass":
+            replayed.extend(p[3][1] for p in answers)
+        route.fulfill(response=reply)
+
+    page.route("**/socket.io/**", route)
+    sent: list[dict] = []
+    page.on("request", lambda request: sent.extend(user_uttered_sent(request)))
+    before = bot_messages(page).count()
+    page.get_by_label("输入您的问题").fill(MARRIAGE)
+    page.get_by_label("输入您的问题").press("Enter")
+    expect(bot_messages(page)).to_have_count(before + 1, timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#status")).to_contain_text("已重新连接", timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#typing")).to_be_hidden(timeout=ANSWER_TIMEOUT)
+    page.unroute_all(behavior="ignoreErrors")
+    screenshot(page, "14-reconnected-mid-answer")
+
+    # Sent twice with the same client message id; the second time the same messages came again.
+    assert [payload["message"] for payload in sent] == [MARRIAGE, MARRIAGE]
+    assert sent[0]["client_message_id"] == sent[1]["client_message_id"]
+    [first] = cut
+    assert first["message_id"] in [message["message_id"] for message in replayed], "no replay"
+    # (a custom-payload message, {"tongban": ...}, is not shown: the page shows the text)
+    ids = [m["message_id"] for m in replayed if m.get("text") or m.get("quick_replies")]
+    assert {message["reply_to"] for message in replayed} == {sent[0]["client_message_id"]}
+    # ...and the page shows each message once, in order, as one answer.
+    expect(bot_messages(page)).to_have_count(before + 1)
+    answer = session_state(page)["items"][-1]
+    assert answer["messageIds"] == ids
+    assert len(answer["parts"]) == len(answer["messageIds"])
+    assert bot_messages(page).last.locator(".part").count() == len(
+        [part for part in answer["parts"] if not part.startswith("来源")]
+    )
+    [read_out] = announced(page)
+    assert "结婚登记" in read_out
+    assert {item["status"] for item in user_items(page)} == {"done"}
+    assert chat.errors == []
+
+
+def test_an_unanswered_message_is_sent_again_after_a_reload(
+    chat: Watched, servers: Servers
+) -> None:
+    page = chat.page
+    page.goto(servers.base)
+    wait_for_greeting(page)
+
+    def swallow(route) -> None:  # the message never reaches the server; the page waits
+        request = route.request
+        if user_uttered_sent(request):
+            kept = [raw for raw in request.post_data.split("\x1e") if "user_uttered" not in raw]
+            if kept:
+                route.continue_(post_data="\x1e".join(kept))
+            else:
+                route.fulfill(status=200, body="ok", content_type="text/html")
+            return
+        route.continue_()
+
+    page.route("**/socket.io/**", swallow)
+    page.get_by_label("输入您的问题").fill(MARRIAGE)
+    page.get_by_label("输入您的问题").press("Enter")
+    expect(page.locator("#typing")).to_be_visible()
+    [asked] = [item for item in user_items(page) if not item.get("greeting")]
+    assert asked["status"] == "sent"
+    page.unroute("**/socket.io/**")
+
+    sent: list[dict] = []
+    page.on("request", lambda request: sent.extend(user_uttered_sent(request)))
+    before = bot_messages(page).count()
+    page.reload()
+    expect(bot_messages(page)).to_have_count(before + 1, timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#typing")).to_be_hidden(timeout=ANSWER_TIMEOUT)
+    # Only the unanswered message went again, with its own id; the greeting did not.
+    assert [(payload["message"], payload["client_message_id"]) for payload in sent] == [
+        (MARRIAGE, asked["id"])
+    ]
+    expect(bot_messages(page).last.locator(".bubble")).to_contain_text("结婚登记")
+    assert {item["status"] for item in user_items(page)} == {"done"}
+
+
+def test_a_slow_answer_says_so_then_fails_clearly_and_can_be_sent_again(
+    chat: Watched, servers: Servers
+) -> None:
+    """The message is held back from the server; the page's clock is moved on (Playwright's
+    clock, installed after the connection is up, so socket.io keeps its own timers)."""
+    page = chat.page
+    page.goto(servers.base)
+    wait_for_greeting(page)
+    held = {"on": True}
+
+    def hold(route) -> None:
+        request = route.request
+        if held["on"] and user_uttered_sent(request):
+            kept = [raw for raw in request.post_data.split("\x1e") if "user_uttered" not in raw]
+            if kept:
+                route.continue_(post_data="\x1e".join(kept))
+            else:
+                route.fulfill(status=200, body="ok", content_type="text/html")
+            return
+        route.continue_()
+
+    page.route("**/socket.io/**", hold)
+    page.clock.install()
+    record_announcements(page)
+    sent: list[dict] = []
+    page.on("request", lambda request: sent.extend(user_uttered_sent(request)))
+    before = bot_messages(page).count()
+    page.get_by_label("输入您的问题").fill(MARRIAGE)
+    page.get_by_label("输入您的问题").press("Enter")
+    slow = page.locator("#slow")
+    expect(page.locator("#typing")).to_be_visible()
+    page.clock.run_for(14_000)
+    expect(slow).to_be_hidden()
+
+    # After 15 seconds: still working, and the 12345 hotline as a phone link.
+    page.clock.run_for(1_500)
+    expect(slow).to_be_visible()
+    expect(slow).to_contain_text("还在处理")
+    expect(slow).to_have_attribute("role", "status")
+    expect(slow.get_by_role("link", name="12345")).to_have_attribute("href", "tel:12345")
+    expect(page.locator("#typing")).to_be_visible()
+    screenshot(page, "15-slow-answer")
+
+    # After 60 seconds: a clear failure on the message, with a retry button and the hotline.
+    page.clock.run_for(45_000)
+    failure = page.locator("#log .msg.user").last.locator(".failed-note")
+    expect(failure).to_be_visible()
+    expect(failure).to_contain_text("暂时没有收到回复")
+    expect(failure.get_by_role("link", name="12345")).to_have_attribute("href", "tel:12345")
+    expect(slow).to_be_hidden()
+    expect(page.locator("#typing")).to_be_hidden()
+    assert any("暂时没有收到回复" in text for text in announced(page))
+    screenshot(page, "16-no-answer-retry")
+
+    # Retry: the same client message id again, now let through; one answer, the failure gone.
+    held["on"] = False
+    failure.get_by_role("button", name="重新发送").click()
+    expect(bot_messages(page)).to_have_count(before + 1, timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#typing")).to_be_hidden(timeout=ANSWER_TIMEOUT)
+    expect(page.locator(".failed-note")).to_have_count(0)
+    expect(bot_messages(page).last.locator(".bubble")).to_contain_text("结婚登记")
+    ids = {payload["client_message_id"] for payload in sent}
+    assert len(ids) == 1 and len(sent) >= 2
+    assert {item["status"] for item in user_items(page)} == {"done"}
+    assert chat.errors == []

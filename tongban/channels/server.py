@@ -19,8 +19,7 @@ from tongban.settings import MAX_BODY_BYTES
 log = logging.getLogger(__name__)
 
 UNAVAILABLE_REPLY = (
-    "抱歉，系统暂时忙不过来，这条消息没有处理成功。请稍后再发一次，"
-    "或拨打 12345 政务服务便民热线。"
+    "抱歉，系统暂时忙不过来，这条消息没有处理成功。请稍后再发一次，或拨打 12345 政务服务便民热线。"
 )
 
 

@@ -11,8 +11,8 @@ Routes, under Rasa's /webhooks/webchat prefix:
 - GET  /webhooks/webchat/feedback/summary   {"up": n, "down": n, "total": n}
 
 Ratings are for the page itself, on this server's origin (the widget's iframe too): the feedback
-route sends no CORS headers, even when Rasa runs with `--cors "*"`, and refuses a request whose
-Origin is another site. Only a message id the socket.io channel signed for that session is accepted
+route sends no CORS headers, even when Rasa runs with `--cors` (TONGBAN_CORS_ORIGINS in
+tools/run.sh), and refuses a request whose Origin is another site. Only a message id the socket.io channel signed for that session is accepted
 (403 otherwise; see `tongban.channels.feedback`).
 
 The page talks to the socket.io channel (`tongban.channels.socketio`) for the conversation itself;
@@ -103,7 +103,8 @@ def same_origin(request: Request) -> bool:
     """False when the browser says the request comes from a page of another site.
 
     Browsers send Origin with every POST made by fetch; a request without one (curl, a server)
-    is not a cross-site request of a browser and is judged by its body alone."""
+    is not a cross-site request of a browser and is judged by its body alone. Host and port are
+    compared, not the scheme: behind a TLS proxy the page is https and the request here http."""
     origin = request.headers.get("origin")
     if origin is None:
         return True
