@@ -93,6 +93,8 @@ def test_text_channels_number_the_options(tongban) -> None:
     assert lines[0].startswith("回复 1 ") and len(lines) == len(reply.options) + len(
         reply.follow_ups
     )
+    fallback = numbered_options(tongban.ask("天气怎么样", as_of=TODAY))
+    assert "电话：12345" in fallback and not any("拨打" in line for line in fallback)
 
 
 def test_option_payloads_are_tongbans_own_and_map_to_rasa_at_the_edge() -> None:

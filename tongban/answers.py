@@ -430,6 +430,7 @@ def unknown_item(kb: KnowledgeBase, as_of: dt.date) -> Reply:
             f"也可以拨打{HOTLINE}政务服务便民热线。"
         ),
         body=Section(SectionKind.FACTS, "我可以解答这些方面的跨省通办", tuple(categories)),
+        options=(Option.call(),),
         follow_ups=(
             Option.ask("在外地能领结婚证吗？", "外地领结婚证"),
             Option.ask("异地就医怎么备案？", "异地就医备案"),

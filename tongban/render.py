@@ -36,6 +36,9 @@ def plain_text(reply: Reply, details: bool = False) -> str:
 
 
 def numbered_options(reply: Reply) -> list[str]:
-    """Options and follow-ups as "回复 1 …" lines, for channels without buttons."""
-    choices = (*reply.options, *reply.follow_ups)
-    return [f"回复 {i} {option.title}" for i, option in enumerate(choices, 1)]
+    """Options and follow-ups as "回复 1 …" lines, for channels without buttons; a phone number
+    is a line of its own (a reply cannot dial)."""
+    choices = [o for o in (*reply.options, *reply.follow_ups) if not o.payload.startswith("tel:")]
+    calls = [o for o in reply.options if o.payload.startswith("tel:")]
+    lines = [f"回复 {i} {option.title}" for i, option in enumerate(choices, 1)]
+    return lines + [f"电话：{o.payload.removeprefix('tel:')}" for o in calls]

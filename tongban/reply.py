@@ -2,7 +2,7 @@
 
 `Reply` holds the direct answer (lead), one short list (body), collapsible details (sections),
 choices (options), suggested next questions (follow-ups), sources and meta. It carries no channel
-syntax: option payloads are Tongban's own (`item:<id>`, `ask:<text>`, `case:history`), and each
+syntax: option payloads are Tongban's own (`item:<id>`, `ask:<text>`, `case:history`, `tel:12345`), and each
 channel maps them to what it sends (tongban/channels/options.py).
 """
 
@@ -55,6 +55,11 @@ class Option:
     @classmethod
     def ask(cls, question: str, title: str | None = None) -> Option:
         return cls(short_title(title or question), f"ask:{question}")
+
+    @classmethod
+    def call(cls, number: str = "12345", title: str = "拨打12345") -> Option:
+        """A phone call, not a message: the widget makes it a tel: link, text channels a line."""
+        return cls(short_title(title), f"tel:{number}")
 
 
 @dataclass(frozen=True)

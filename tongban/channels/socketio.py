@@ -35,13 +35,17 @@ Protocol (namespace "/" unless configured):
     server -> client  session_confirm  "<session id>"
     client -> server  user_uttered     {"message", "session_id", "client_message_id",
                                         "metadata": optional {"as_of": "YYYY-MM-DD"}}   (with ack)
-    server -> client  bot_uttered      {"text", "quick_replies"?, ..., "message_id", "reply_to"}
+    server -> client  bot_uttered      {"text", "quick_replies"?, ..., "message_id", "reply_to",
+                                        "tongban"?: {"reply": <tongban/reply.schema.json>,
+                                                     "expanded": bool}}
     server -> client  turn_done        {"reply_to", "status": "done" | "failed"}
     server -> client  message_refused  {"reply_to", "error", "message"}
     ack of user_uttered                {"status": "done" | "failed" | "refused" | "busy",
                                         "reply_to", "error"?, "message"?}
 
-Rasa's splitting of a text into one bot_uttered per paragraph is kept.
+A Tongban answer arrives as one bot_uttered carrying the typed Reply (`tongban`); other texts keep
+Rasa's splitting into one bot_uttered per paragraph. Option payloads a tapped button sends
+(`item:…`, `ask:…`, `case:…`) are mapped to Rasa's messages by tongban.channels.options.
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ from tongban.channels.inbound import (
     clean_text,
     too_long,
 )
+from tongban.channels.options import to_rasa_text
 from tongban.channels.server import UNAVAILABLE_REPLY, ConversationUnavailable
 from tongban.settings import MAX_BODY_BYTES
 
@@ -231,6 +236,23 @@ class TurnOutput(SocketIOOutput):
         message["reply_to"] = self.reply_to
         await self._record(message)
         await self.sio.emit(self.bot_message_evt, message, room=self.sid, namespace=self.namespace)
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        """A Tongban answer (text fallback + buttons + the typed Reply as custom JSON) goes out
+        as one bot_uttered: {"text", "quick_replies", "tongban": {"reply", "expanded"}}. The
+        page renders the Reply; the text is for clients that cannot."""
+        tongban = (message.get("custom") or {}).get("tongban")
+        if not (isinstance(tongban, dict) and isinstance(tongban.get("reply"), dict)):
+            await super().send_response(recipient_id, message)
+            return
+        out: dict[str, Any] = {"text": message.get("text") or "", "tongban": tongban}
+        buttons = message.get("buttons") or []
+        if buttons:
+            out["quick_replies"] = [
+                {"content_type": "text", "title": b.get("title"), "payload": b.get("payload")}
+                for b in buttons
+            ]
+        await self._send_message(recipient_id, out)
 
     async def send_custom_json(
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
@@ -389,7 +411,7 @@ class SocketIOInput(RasaSocketIOInput):
                     raise Refused("wrong_session")
                 if _payload_size(data) > MAX_BODY_BYTES:
                     raise Refused("too_large")
-                text = clean_text(data.get("message"))
+                text = to_rasa_text(clean_text(data.get("message")))
                 metadata = clean_metadata(data.get(self.metadata_key))
             except BadRequest as exc:
                 return await refuse(sid, reply_to, Refused("bad_request", str(exc)))
