@@ -21,6 +21,8 @@ from tongban.cases.model import find_case_id, find_last4, normalise_case_id, nor
 from tongban.cases.tokens import looks_sealed
 
 FORM = "case_status_form"
+# Intents of messages that answer the form's question, however badly.
+ANSWER_INTENTS = frozenset({"case_status", "case_history", "inform", "affirm", "nlu_fallback"})
 # The form's slots hold sealed values only (tongban/cases/tokens.py), never what was typed.
 CASE_SLOT, LAST4_SLOT, VERIFIED_SLOT = "case_number", "verification", "case_verified"
 STOP_INTENTS = {
@@ -58,9 +60,15 @@ class ValidateCaseStatusForm(FormValidationAction):
         if found:
             return {CASE_SLOT: found}
         asked = tracker.get_slot("requested_slot") == CASE_SLOT
-        # Anything with enough letters and digits is an attempt at a number (validated below);
-        # other messages ("不查了") leave the form to the rules.
-        if asked and _intent(tracker) not in STOP_INTENTS and _alnum_count(text) >= 2:
+        # Anything with enough letters and digits is an attempt at a number (validated below), and
+        # so is any answer the NLU reads as about the lookup itself ("帮我查办件", "0"): it gets
+        # the format hint and the question again, never silence. Other messages ("不查了", a
+        # question about an item) leave the form to the rules.
+        if (
+            asked
+            and _intent(tracker) not in STOP_INTENTS
+            and (_alnum_count(text) >= 2 or _intent(tracker) in ANSWER_INTENTS)
+        ):
             return {CASE_SLOT: text}
         return {}
 
@@ -72,7 +80,11 @@ class ValidateCaseStatusForm(FormValidationAction):
         if cued:
             return {LAST4_SLOT: cued}
         asked = tracker.get_slot("requested_slot") == LAST4_SLOT
-        if asked and _intent(tracker) not in STOP_INTENTS and _alnum_count(text) >= 1:
+        if (
+            asked
+            and _intent(tracker) not in STOP_INTENTS
+            and (_alnum_count(text) >= 1 or _intent(tracker) in ANSWER_INTENTS)
+        ):
             return {LAST4_SLOT: text}
         return {}
 

@@ -448,3 +448,20 @@ def test_form_validates_the_last_four(form_cases, typed, value):
 def test_form_leaves_a_refusal_to_the_rules(form_cases):
     slots, _ = _run_form("算了不查了", "case_number", "deny")
     assert "case_number" not in slots
+
+
+@pytest.mark.parametrize(("text", "intent"), [("帮我查办件", "case_status"), ("0", "inform")])
+def test_an_unusable_answer_to_the_form_gets_the_hint_not_silence(text, intent) -> None:
+    import asyncio
+
+    from rasa_sdk import Tracker
+
+    from actions.cases import ValidateCaseStatusForm
+
+    tracker = Tracker(
+        "s1", {"requested_slot": "case_number"},
+        {"text": text, "intent": {"name": intent}, "entities": []},
+        [], False, None, {"name": "case_status_form"}, "action_listen",
+    )  # fmt: skip
+    extracted = asyncio.run(ValidateCaseStatusForm().extract_case_number(None, tracker, {}))
+    assert extracted == {"case_number": text}  # validation then says what is wrong and asks again

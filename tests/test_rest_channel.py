@@ -12,7 +12,7 @@ from sanic import Sanic
 from tests.asgi import AsgiClient
 from tongban.channels import inbound
 from tongban.channels.rest import RestInput, parse_request
-from tongban.channels.server import UNAVAILABLE_REPLY, ConversationUnavailable
+from tongban.channels.server import NO_ANSWER_REPLY, UNAVAILABLE_REPLY, ConversationUnavailable
 
 URL = "/webhooks/rest/webhook"
 
@@ -23,12 +23,14 @@ class Assistant:
     def __init__(self) -> None:
         self.messages = []
         self.fail: Exception | None = None
+        self.silent = False  # a dialogue path that says nothing
 
     async def __call__(self, message) -> None:
         self.messages.append(message)
         if self.fail:
             raise self.fail
-        await message.output_channel.send_text_message(message.sender_id, f"答：{message.text}")
+        if not self.silent:
+            await message.output_channel.send_text_message(message.sender_id, f"答：{message.text}")
 
 
 @pytest.fixture()
@@ -210,3 +212,12 @@ def test_only_the_citizens_own_button_payloads_skip_the_nlu(rest, typed, seen) -
 def test_invisible_only_messages_are_empty(rest, text) -> None:
     status, content = rest({"sender": "demo", "message": text})
     assert status == 400 and "为空" in json.loads(content)["error"]
+
+
+@pytest.mark.parametrize("query", ["", "stream=true"])
+def test_a_message_the_assistant_says_nothing_to_still_gets_an_answer(rest, query) -> None:
+    rest.assistant.silent = True
+    status, content = rest({"sender": "demo", "message": "你好"}, query=query)
+    assert status == 200
+    first = json.loads(content.splitlines()[0]) if query else json.loads(content)[0]
+    assert first["text"] == NO_ANSWER_REPLY

@@ -151,15 +151,18 @@ def test_marriage_question_quick_reply_and_history_after_reload(
     ask(page, MARRIAGE)
     assert page.evaluate("() => window.__typingSeen"), "typing indicator never shown"
     answer = last_answer(page)
-    expect(answer.locator(".bubble")).to_contain_text("结婚登记")
-    expect(answer.locator(".bubble")).to_contain_text("深圳")
-    expect(answer.locator(".part li").first).to_be_visible()  # "・" lines as a list
+    expect(answer.locator(".lead")).to_contain_text("结婚登记")
+    expect(answer.locator(".lead")).to_contain_text("深圳")
+    expect(answer.locator(".reply .body li").first).to_be_visible()  # the short list
+    expect(answer.locator("details.details")).not_to_have_attribute("open", "")
     [read_out] = announced(page)
     assert read_out.startswith("通办助手说：") and "结婚登记" in read_out
 
-    # Its details: the policy sources in their own section, links that open safely.
+    # "详情": the same answer with its details open, the policy sources in their own section,
+    # links that open safely.
     ask(page, "详情")
     answer = last_answer(page)
+    expect(answer.locator("details.details")).to_have_attribute("open", "")
     sources = answer.locator(".sources")
     expect(sources).to_be_visible()
     expect(sources).to_contain_text("来源")
@@ -167,7 +170,7 @@ def test_marriage_question_quick_reply_and_history_after_reload(
     expect(link).to_have_attribute("href", re.compile(r"^https?://"))
     expect(link).to_have_attribute("rel", "noopener noreferrer")
     expect(link).to_have_attribute("target", "_blank")
-    assert "来源：" not in answer.locator(".part").all_inner_texts()[-1]  # not mixed in
+    expect(answer.locator(".lead")).not_to_contain_text("来源")  # not mixed in
     assert len(announced(page)) == 2
     screenshot(page, "01-marriage-answer")
 
@@ -264,15 +267,33 @@ def test_html_in_a_message_is_shown_as_text(chat: Watched, servers: Servers) -> 
     assert chat.dialogs == []
     screenshot(page, "05-html-as-text")
 
-    # The renderer itself, on hostile bot text: no markup, no javascript: links.
+    # The renderer itself, on hostile bot text and a hostile Reply: no markup, no javascript:
+    # links, a link only for a source's own http(s) url, and 12345 as a tel: link.
     rendered = page.evaluate(
         """async () => {
           const { renderBotParts } = await import('./static/render.js');
           const bubble = document.createElement('div');
+          const evil = '<b>粗体</b><script>alert(2)</script>';
+          const source = (url, repost, title) =>
+            ({ title, issuer: '<i>国务院</i>', ref: '', date: '2025-04-06', url, repost });
           renderBotParts(bubble, [
-            '<b>粗体</b><script>alert(2)</script>\\n・javascript:alert(3) 与 https://example.gov.cn/a?b=1。',
-            '1. 第一步\\n2. 第二步',
-            '来源：\\n[1] 《文件》 http://example.gov.cn/x',
+            { text: evil + '\\n・javascript:alert(3) 与 https://example.gov.cn/a?b=1。' },
+            { text: '1. 第一步\\n2. 第二步，或拨打12345。' },
+            {
+              reply: {
+                lead: evil + '请拨打12345。',
+                body: { kind: 'steps', title: '<u>步骤</u>', items: ['<a href=x>一</a>'] },
+                sections: [{ kind: 'notes', title: '注意', items: ['见 https://evil.example/'] }],
+                options: [], follow_ups: [],
+                sources: [
+                  source('javascript:alert(4)', false, '<svg onload=alert(5)>'),
+                  source('https://www.gov.cn/x', true, '转载的'),
+                  source('https://www.gov.cn/y', false, '原文'),
+                ],
+                meta: { item: null },
+              },
+              expanded: true,
+            },
           ]);
           return {
             html: bubble.innerHTML,
@@ -282,11 +303,21 @@ def test_html_in_a_message_is_shown_as_text(chat: Watched, servers: Servers) -> 
           };
         }"""
     )
-    assert set(rendered["elements"]) <= {"div", "p", "br", "ul", "ol", "li", "a", "section"}
-    assert "<b>" not in rendered["html"]
+    assert set(rendered["elements"]) <= {
+        "div", "p", "br", "ul", "ol", "li", "a", "section", "details", "summary"
+    }  # fmt: skip
+    assert "<b>" not in rendered["html"] and "<svg" not in rendered["html"]
     assert "&lt;b&gt;粗体&lt;/b&gt;" in rendered["html"]
-    assert rendered["links"] == ["https://example.gov.cn/a?b=1", "http://example.gov.cn/x"]
+    assert rendered["links"] == [
+        "https://example.gov.cn/a?b=1",  # a URL in a plain message
+        "tel:12345",
+        "tel:12345",
+        "https://www.gov.cn/y",  # the one source with a link: not a repost, http(s)
+    ]
     assert "<script>alert(2)</script>" in rendered["text"]
+    assert "《<svg onload=alert(5)>》（<i>国务院</i>，2025年4月6日）" in rendered["text"]
+    assert "转载来源：《转载的》" in rendered["text"]
+    assert "https://evil.example/" in rendered["text"]  # a Reply's text is never linkified
     assert chat.dialogs == []
 
 
@@ -612,17 +643,15 @@ def test_a_connection_dropped_mid_answer_shows_the_answer_once(
     assert sent[0]["client_message_id"] == sent[1]["client_message_id"]
     [first] = cut
     assert first["message_id"] in [message["message_id"] for message in replayed], "no replay"
-    # (a custom-payload message, {"tongban": ...}, is not shown: the page shows the text)
-    ids = [m["message_id"] for m in replayed if m.get("text") or m.get("quick_replies")]
+    ids = [m["message_id"] for m in replayed if m.get("text") or m.get("tongban")]
     assert {message["reply_to"] for message in replayed} == {sent[0]["client_message_id"]}
     # ...and the page shows each message once, in order, as one answer.
     expect(bot_messages(page)).to_have_count(before + 1)
     answer = session_state(page)["items"][-1]
     assert answer["messageIds"] == ids
     assert len(answer["parts"]) == len(answer["messageIds"])
-    assert bot_messages(page).last.locator(".part").count() == len(
-        [part for part in answer["parts"] if not part.startswith("来源")]
-    )
+    assert bot_messages(page).last.locator(".part").count() == len(answer["parts"])
+    expect(bot_messages(page).last.locator(".lead")).to_have_count(1)
     [read_out] = announced(page)
     assert "结婚登记" in read_out
     assert {item["status"] for item in user_items(page)} == {"done"}

@@ -95,7 +95,8 @@ class RestInput(RasaRestInput):
                 log.error("REST message failed: %s", type(exc).__name__)
                 return _error(server.UNAVAILABLE_REPLY, 503)
             if not collector.messages:
-                log.warning("REST message produced no reply")
+                log.warning("REST message produced no reply; sent the no-answer reply")
+                await collector.send_text_message(message.sender, server.NO_ANSWER_REPLY)
             return response.json(collector.messages, dumps=json_dumps)
 
         return rest
@@ -124,9 +125,14 @@ class RestInput(RasaRestInput):
                 await queue.put(_DONE)
 
         task = asyncio.ensure_future(run())
+        answered = False
         try:
             while (item := await queue.get()) is not _DONE:
+                answered = True
                 yield item
+            if not answered:
+                log.warning("REST stream produced no reply; sent the no-answer reply")
+                yield {"recipient_id": message.sender, "text": server.NO_ANSWER_REPLY}
         finally:
             await task
 

@@ -23,6 +23,14 @@ UNAVAILABLE_REPLY = (
 )
 
 
+# Said when the assistant processed a message but found nothing to say (a dialogue path without
+# a reply): a citizen never gets silence. Each occurrence is logged, to be fixed at its cause.
+NO_ANSWER_REPLY = (
+    "抱歉，这句话我没能理解。您可以换个说法，例如“在深圳能领结婚证吗”，"
+    "或拨打 12345 政务服务便民热线。"
+)
+
+
 class ConversationUnavailable(Exception):
     """The conversation could not be read or saved; this message is not processed."""
 

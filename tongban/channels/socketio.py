@@ -81,7 +81,7 @@ from tongban.channels.inbound import (
     too_long,
 )
 from tongban.channels.options import to_rasa_text
-from tongban.channels.server import UNAVAILABLE_REPLY, ConversationUnavailable
+from tongban.channels.server import NO_ANSWER_REPLY, UNAVAILABLE_REPLY, ConversationUnavailable
 from tongban.settings import MAX_BODY_BYTES
 
 logger = logging.getLogger(__name__)
@@ -224,6 +224,7 @@ class TurnOutput(SocketIOOutput):
         record: Callable[[dict[str, Any]], Awaitable[None]],
     ) -> None:
         super().__init__(sio, bot_message_evt)
+        self.sent = 0
         self.sid = sid
         self.session_id = session_id
         self.reply_to = reply_to
@@ -234,6 +235,7 @@ class TurnOutput(SocketIOOutput):
         message = dict(response) if isinstance(response, dict) else {"text": str(response)}
         message["message_id"] = new_message_id(self.session_id)
         message["reply_to"] = self.reply_to
+        self.sent += 1
         await self._record(message)
         await self.sio.emit(self.bot_message_evt, message, room=self.sid, namespace=self.namespace)
 
@@ -376,6 +378,9 @@ class SocketIOInput(RasaSocketIOInput):
                             )
                         )
                     status = "done"
+                    if not output.sent:
+                        logger.warning("socket.io turn produced no reply; sent the no-answer reply")
+                        await output.send_text_message(session_id, NO_ANSWER_REPLY)
                 except ConversationUnavailable:
                     # Not processed at all: a repeat of this message may run it again.
                     logger.error("socket.io turn not processed: conversation unavailable")

@@ -1,0 +1,134 @@
+"""Real citizens' questions (bench/data/real_questions.yml): the right service and the asked fact,
+or an honest "not covered". Scored by topic, for the development part and the part set aside.
+
+Runs the knowledge engine's own understanding (`tongban.dialogue`) without the NLU model, each
+question as a fresh conversation's first message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+REAL = ROOT / "bench/data/real_questions.yml"
+TARGETS = {"correct": 0.80, "wrong": 0.03, "not_covered": 0.90}
+_FOLD = re.compile(r"[\s\W_]+")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    topic: str
+    split: str
+    covered: bool
+    verdict: str  # correct | partial | wrong_service | menu | not_covered | unknown
+    item: str | None
+
+
+def _fold(text: str) -> str:
+    return _FOLD.sub("", text)
+
+
+def judge(question: dict, reply) -> str:
+    from tongban.render import plain_text
+
+    item, expected = reply.meta.item, question.get("expected_item")
+    if reply.options and any(o.payload.startswith("item:") for o in reply.options):
+        return "menu"
+    if reply.meta.topic is not None or (item is None and not reply.options):
+        return "not_covered" if reply.meta.topic is not None else "unknown"
+    if item != expected:
+        return "wrong_service"
+    shown = _fold(plain_text(reply, details=True))
+    facts = question.get("key_facts") or []
+    return "correct" if all(_fold(f) in shown for f in facts) else "partial"
+
+
+def run(questions: list[dict] | None = None) -> list[Outcome]:
+    from tongban import Tongban
+    from tongban.dialogue import Conversation, Memory, Turn
+
+    questions = questions or yaml.safe_load(REAL.read_text(encoding="utf-8"))["questions"]
+    conversation = Conversation(Tongban.load(warm=True))
+    out = []
+    for q in questions:
+        reply = conversation.respond(Turn(q["text"]), Memory()).reply
+        out.append(
+            Outcome(q["id"], q["topic"], q["split"], q["covered"], judge(q, reply), reply.meta.item)
+        )
+    return out
+
+
+def summary(outcomes: list[Outcome]) -> dict[str, dict]:
+    """Per split: rates on covered questions (correct, wrong service, menus) and on uncovered
+    ones (honest not-covered, wrong service)."""
+    result = {}
+    for split in ("dev", "aside"):
+        part = [o for o in outcomes if o.split == split]
+        covered = [o for o in part if o.covered]
+        uncovered = [o for o in part if not o.covered]
+        by_topic = defaultdict(Counter)
+        for o in part:
+            by_topic[o.topic][o.verdict] += 1
+            by_topic[o.topic]["n"] += 1
+        result[split] = {
+            "n": len(part),
+            "covered": len(covered),
+            "uncovered": len(uncovered),
+            "correct": _rate(covered, "correct"),
+            "partial": _rate(covered, "partial"),
+            "menu": _rate(part, "menu"),
+            "wrong": _rate(part, "wrong_service"),
+            "not_covered": _rate(uncovered, "not_covered"),
+            "topics": {t: dict(c) for t, c in sorted(by_topic.items())},
+        }
+    return result
+
+
+def _rate(outcomes: list[Outcome], verdict: str) -> float:
+    return sum(o.verdict == verdict for o in outcomes) / len(outcomes) if outcomes else 0.0
+
+
+def section(figures: dict[str, dict]) -> list[str]:
+    lines = [
+        "## Real citizens' questions (`bench/data/real_questions.yml`)",
+        "",
+        "Fully correct: the right service and every key fact of the question in the answer "
+        "(with its details). Wrong service: an answer about another service. Honest not covered: "
+        "a service the knowledge base lacks is named and referred, not answered with another one. "
+        "The *aside* part was never used for tuning.",
+        "",
+        "| part | n | fully correct (covered) | partly (right service) | wrong service | menus | "
+        "honest not covered (uncovered) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for split, f in figures.items():
+        lines.append(
+            f"| {split} | {f['n']} ({f['covered']} covered) | {f['correct']:.0%} | "
+            f"{f['partial']:.0%} | {f['wrong']:.0%} | {f['menu']:.0%} | {f['not_covered']:.0%} |"
+        )
+    lines += ["", "By topic (development part): counts of each outcome.", ""]
+    kinds = ("correct", "partial", "wrong_service", "menu", "not_covered", "unknown")
+    lines += ["| topic | n | " + " | ".join(kinds) + " |", "|---|---|" + "---|" * len(kinds)]
+    for topic, counts in figures["dev"]["topics"].items():
+        cells = " | ".join(str(counts.get(k, 0)) for k in kinds)
+        lines.append(f"| {topic} | {counts['n']} | {cells} |")
+    return [*lines, ""]
+
+
+if __name__ == "__main__":
+    import sys
+
+    outcomes = run()
+    print("\n".join(section(summary(outcomes))))
+    if "-v" in sys.argv:
+        questions = {q["id"]: q for q in yaml.safe_load(REAL.read_text())["questions"]}
+        for o in outcomes:
+            if o.split == "dev" and o.verdict not in ("correct", "not_covered"):
+                q = questions[o.id]
+                print(o.id, o.verdict, q["expected_item"], "->", o.item, "|", q["text"][:60])
