@@ -17,6 +17,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT / "bench/data/real_questions.yml"
 TARGETS = {"correct": 0.80, "wrong": 0.03, "not_covered": 0.90}
+FACT_MATCH = 75
 _FOLD = re.compile(r"[\s\W_]+")
 
 
@@ -46,7 +47,15 @@ def judge(question: dict, reply) -> str:
         return "wrong_service"
     shown = _fold(plain_text(reply, details=True))
     facts = question.get("key_facts") or []
-    return "correct" if all(_fold(f) in shown for f in facts) else "partial"
+    return "correct" if all(has_fact(shown, f) for f in facts) else "partial"
+
+
+def has_fact(shown: str, fact: str) -> bool:
+    """The key facts are short paraphrases: a fact counts as given when some passage of the
+    answer matches it closely (rapidfuzz partial ratio, FACT_MATCH of 100)."""
+    from rapidfuzz import fuzz
+
+    return fuzz.partial_ratio(_fold(fact), shown) >= FACT_MATCH
 
 
 def run(questions: list[dict] | None = None) -> list[Outcome]:
@@ -99,7 +108,8 @@ def section(figures: dict[str, dict]) -> list[str]:
         "## Real citizens' questions (`bench/data/real_questions.yml`)",
         "",
         "Fully correct: the right service and every key fact of the question in the answer "
-        "(with its details). Wrong service: an answer about another service. Honest not covered: "
+        f"(with its details; a fact counts when a passage matches it at ≥ {FACT_MATCH}% by "
+        "rapidfuzz's partial ratio, since the key facts are short paraphrases). Wrong service: an answer about another service. Honest not covered: "
         "a service the knowledge base lacks is named and referred, not answered with another one. "
         "The *aside* part was never used for tuning.",
         "",

@@ -13,7 +13,15 @@ from enum import Enum
 
 from tongban.dates import format_date, server_as_of
 from tongban.eligibility import Assessment, Need, Verdict, assess
-from tongban.kb.model import Channel, DocumentNeed, Item, KnowledgeBase, Scheme, Stage
+from tongban.kb.model import (
+    Channel,
+    DocumentNeed,
+    Item,
+    KnowledgeBase,
+    Scheme,
+    Stage,
+    UncoveredService,
+)
 from tongban.kb.official import is_official_url
 from tongban.regions import Place
 from tongban.reply import Eligibility, Meta, Option, Reply, Section, SectionKind, SourceView
@@ -409,6 +417,22 @@ def _follow_ups(kb: KnowledgeBase, item: Item, kind: QuestionKind) -> tuple[Opti
 
 
 # -- answers without one item ------------------------------------------------------------------
+
+
+def not_covered(kb: KnowledgeBase, service: UncoveredService, as_of: dt.date) -> Reply:
+    """A service the knowledge base does not hold: say so, name what was understood, refer."""
+    refer = f"请向{service.refer}咨询，也可以" if service.refer else "请"
+    related = [i for i in kb.items.values() if i.category == service.category][:2]
+    return Reply(
+        lead=(
+            f"关于“{service.name}”，我这里还没有收录，不能给您准确的答复。"
+            f"{refer}拨打{HOTLINE}政务服务便民热线。"
+        ),
+        options=(Option.call(),),
+        follow_ups=tuple(Option.ask(f"{i.name}能跨省办吗？", short_name(i)) for i in related),
+        sources=source_views(kb, service.sources),
+        meta=Meta(as_of=as_of.isoformat(), topic=service.name),
+    )
 
 
 def clarify(kb: KnowledgeBase, candidates: list[Candidate], as_of: dt.date) -> Reply:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from tongban.answers import QuestionKind, unknown_item
+from tongban.answers import QuestionKind, not_covered, unknown_item
 from tongban.assistant import Places, Tongban
 from tongban.dates import message_as_of, parse_date, parse_loose_date
 from tongban.errors import BadArgument
@@ -102,6 +102,11 @@ class Conversation:
         found = self.tongban.places_in(text)
         memory = self._places(turn, memory, found)
         kind = INTENT_KINDS.get(turn.intent or "") or self._kind_from_text(text, memory)
+        if not text.startswith("/"):  # a tapped option names its item: no second guess
+            service = self.tongban.not_covered_service(text, self.tongban.candidates(text))
+            if service is not None:
+                memory = replace(memory, item=None, kind=kind.value if kind else None)
+                return Response(not_covered(self.tongban.kb, service, as_of), memory)
         # A place or a policy date alone ("我在广州", "按2022年的政策呢") keeps the item.
         names_context = found != Places(None, None) or memory.as_of != before.as_of
         item_id = self._item(turn, memory, names_context)

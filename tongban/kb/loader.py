@@ -34,6 +34,7 @@ from tongban.kb.model import (
     Scheme,
     Source,
     Stage,
+    UncoveredService,
 )
 from tongban.kb.schema import Record
 from tongban.regions import Place, RegionIndex
@@ -136,6 +137,7 @@ class _Builder:
         items = self._items()
         programme = self._programme()
         schemes = self._schemes()
+        uncovered = self._uncovered()
         self._check_references(items, programme, schemes)
         if self.errors:
             raise KnowledgeErrors(self.errors)
@@ -147,6 +149,7 @@ class _Builder:
             channels=self.channels,
             programme=programme,
             schemes=schemes,
+            uncovered=uncovered,
             regions=self.regions,
         )
 
@@ -482,6 +485,28 @@ class _Builder:
             schemes[scheme.id] = scheme
         return schemes
 
+    def _uncovered(self) -> dict[str, UncoveredService]:
+        """knowledge/not_covered.yaml: services recognised but not (yet) held."""
+        path = self.root / "not_covered.yaml"
+        data = self._read(path) if path.exists() else None
+        if data is None:
+            return {}
+        top = Record(data, self._rel(path), "not_covered", self.errors)
+        services: dict[str, UncoveredService] = {}
+        for r in top.records("services"):
+            r.label = f"未收录事项 {r.data.get('id', '?')}"
+            r.allow_only(("id", "name", "category", "phrases", "refer", "sources"))
+            sources = r.texts("sources", False)
+            self._need_sources(r, sources)
+            service = UncoveredService(
+                id=r.identifier(), name=r.text("name"), category=r.text("category"),
+                phrases=r.texts("phrases"), refer=r.text("refer", False), sources=sources,
+            )  # fmt: skip
+            if service.id in services:
+                r._error("id", f"id “{service.id}”重复", "请改用唯一的 id")
+            services[service.id] = service
+        return services
+
     def _check_references(self, items: dict[str, Item], programme, schemes) -> None:
         for item in items.values():
             for related in item.related:
@@ -580,6 +605,8 @@ def _editorial_problems(kb: KnowledgeBase) -> list[str]:
         ):
             for entry in group:
                 used_sources.update(entry.sources)
+    for service in kb.uncovered.values():
+        used_sources.update(service.sources)
     for scheme in kb.schemes.values():
         used_sources.update(scheme.sources)
         for fact in scheme.facts:
@@ -591,6 +618,19 @@ def _editorial_problems(kb: KnowledgeBase) -> list[str]:
     ):
         for entry_id in sorted(set(catalogue) - used):
             problems.append(f"{label}“{entry_id}”没有被任何事项引用（孤儿）：请引用它或删除")
+    terms = {t: item.id for item in kb.items.values() for t in (item.name, *item.aliases)}
+    for service in kb.uncovered.values():
+        if service.name in terms or service.id in kb.items:
+            problems.append(
+                f"未收录事项“{service.name}”已经有事项 {terms.get(service.name, service.id)}："
+                "请从 knowledge/not_covered.yaml 删除"
+            )
+        for phrase in service.phrases:
+            if phrase in terms:
+                problems.append(
+                    f"未收录事项 {service.id} 的说法“{phrase}”是事项 {terms[phrase]} 的名称或别名："
+                    "请删掉这个说法，或删掉这条未收录事项"
+                )
     owners: dict[str, str] = {}
     for item in kb.items.values():
         for term in {item.name, *item.aliases}:

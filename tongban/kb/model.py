@@ -200,6 +200,19 @@ class Scheme:
 
 
 @dataclass(frozen=True)
+class UncoveredService:
+    """A government service the knowledge base does not hold, recognised so that a question about
+    it is answered honestly ("not covered", with a referral) instead of with another item."""
+
+    id: str
+    name: str
+    category: str
+    phrases: tuple[str, ...]
+    refer: str = ""
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class KnowledgeBase:
     root: str
     items: dict[str, Item]
@@ -210,6 +223,7 @@ class KnowledgeBase:
     schemes: dict[str, Scheme]
     regions: RegionIndex
     warnings: tuple[str, ...] = field(default=())
+    uncovered: dict[str, UncoveredService] = field(default_factory=dict)
 
     def sources_for(self, ids: tuple[str, ...] | list[str]) -> list[Source]:
         seen: dict[str, Source] = {}
