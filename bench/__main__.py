@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench import load, nlu, replies
+from bench import load, nlu, real, replies
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench/out"
@@ -146,6 +146,8 @@ def main() -> int:
     engine = load.kb_engine()
     print("answer lengths ...", flush=True)
     facts["lengths"] = replies.lengths()
+    print("real citizens' questions ...", flush=True)
+    facts["real"] = real.summary(real.run())
 
     REPORT.write_text(_report(facts, scores, cv, speed, template_train, engine), encoding="utf-8")
     (OUT / "results.json").write_text(
@@ -281,6 +283,17 @@ def _report(facts, scores, cv, speed, template_train, engine) -> str:
     lines.append(
         f"| training time | ≤ 5 min | {facts['train_s'] / 60:.1f} min | {_mark(facts['train_s'], TARGETS['train_s'], False)} |"
     )
+    for split, f in facts.get("real", {}).items():
+        for key, label, higher in (
+            ("correct", "fully correct", True),
+            ("wrong", "wrong service", False),
+            ("not_covered", "honest not covered", True),
+        ):
+            goal = real.TARGETS[key]
+            sign = "≥" if higher else "≤"
+            lines.append(
+                f"| real questions ({split}): {label} | {sign} {goal:.0%} | {f[key]:.0%} | {_mark(f[key], goal, higher)} |"
+            )
     for name, f in facts.get("lengths", {}).items():
         for key in ("median", "p95"):
             limit = replies.TARGETS[key]
@@ -347,6 +360,8 @@ def _report(facts, scores, cv, speed, template_train, engine) -> str:
         lines += ["", "![latency](latency.png)", ""]
     if facts.get("lengths"):
         lines += replies.section(facts["lengths"])
+    if facts.get("real"):
+        lines += real.section(facts["real"])
     lines += [
         "## The knowledge engine alone",
         "",
