@@ -18,6 +18,7 @@ from tongban.kb.model import (
     DocumentNeed,
     Item,
     KnowledgeBase,
+    QuestionFact,
     Scheme,
     Stage,
     UncoveredService,
@@ -26,6 +27,7 @@ from tongban.kb.official import is_official_url
 from tongban.regions import Place
 from tongban.reply import Eligibility, Meta, Option, Reply, Section, SectionKind, SourceView
 from tongban.resolve import Candidate
+from tongban.text import compact
 
 HOTLINE = "12345"
 MAX_CANDIDATES = 4
@@ -70,6 +72,7 @@ class Question:
     home: Place | None = None
     at: Place | None = None
     excluded: str | None = None  # the not-covered case the question is about, if any
+    text: str = ""  # the question as asked: a sourced fact may answer it exactly
 
 
 def source_views(kb: KnowledgeBase, ids: tuple[str, ...] | list[str]) -> tuple[SourceView, ...]:
@@ -94,9 +97,12 @@ def answer_item(kb: KnowledgeBase, question: Question) -> Reply:
     day = question.as_of
     assessment = assess(item, day, question.home, question.at)
     parts = _COMPOSERS[question.kind](item, question, assessment)
+    fact = asked_fact(item, question.text, day)
+    if fact is not None and not question.excluded:
+        parts = _answer_with(fact, parts)
     sections = list(parts.sections) + _common_sections(item, question, assessment)
     stage = assessment.stage or assessment.upcoming or assessment.previous
-    source_ids = (stage.sources if stage else ()) + item.sources
+    source_ids = (fact.sources if fact else ()) + (stage.sources if stage else ()) + item.sources
     if question.kind is QuestionKind.PROCESS:
         source_ids += tuple(s for c in item.channels for s in c.sources)
     eligibility = Eligibility.NO if question.excluded else Eligibility(assessment.eligibility)
@@ -120,6 +126,40 @@ def answer_item(kb: KnowledgeBase, question: Question) -> Reply:
             needs=tuple(n.value for n in assessment.needs),
         ),
     )
+
+
+FACT_FUZZY = 90  # rapidfuzz partial ratio for an asked phrasing of 4 or more characters
+
+
+def asked_fact(item: Item, text: str, day: dt.date) -> QuestionFact | None:
+    """The item's sourced fact whose phrasings the question uses (the longest match wins)."""
+    from rapidfuzz import fuzz
+
+    key = compact(text)
+    if not key:
+        return None
+    best, best_len = None, 0
+    for fact in item.facts:
+        if fact.start > day:
+            continue
+        for ask in fact.asks:
+            phrase = compact(ask)
+            hit = phrase in key or (
+                len(phrase) >= 4 and fuzz.partial_ratio(phrase, key) >= FACT_FUZZY
+            )
+            if hit and len(phrase) > best_len:
+                best, best_len = fact, len(phrase)
+    return best
+
+
+def _answer_with(fact: QuestionFact, parts: _Parts) -> _Parts:
+    """The asked fact leads; the composer's own lead follows when it fits, else moves to the
+    details."""
+    joined = fact.text + parts.lead
+    if len(joined) <= MAX_LEAD:
+        return _Parts(joined, parts.body, parts.sections)
+    moved = Section(SectionKind.NOTES, "能否办理和要点", (parts.lead,))
+    return _Parts(fit(fact.text), parts.body, (moved, *parts.sections))
 
 
 def _place_name(place: Place | None, fallback: str = "当地") -> str:
@@ -335,9 +375,16 @@ def _compose_time_fees(item: Item, q: Question, a: Assessment) -> _Parts:
     facts = [f"办理时限：{item.time_limit or unknown}", f"收费：{item.fees or unknown}"]
     if item.validity:
         facts.append(f"有效期：{item.validity}")
-    lead = fit(f"{item.name}{first_sentence(facts[0])}；{first_sentence(facts[1])}")
+    # The asked fact first: the fee when the question is about money, the validity likewise.
+    asked = compact(q.text)
+    if any(w in asked for w in ("收费", "费用", "钱", "免费")):
+        facts[0], facts[1] = facts[1], facts[0]
+    elif item.validity and "有效期" in asked:
+        facts.insert(0, facts.pop())
+    lead = f"{item.name}的{first_sentence(facts[0])}；{first_sentence(facts[1])}。"
     if not (item.time_limit and item.fees):
-        lead = fit(lead + f"未列明的信息请向{item.department}或{HOTLINE}热线确认。")
+        lead += f"未列明的信息请向{item.department}或{HOTLINE}热线确认。"
+    lead = fit(lead)
     return _Parts(lead, Section(SectionKind.FACTS, "时限和费用", tuple(facts)))
 
 

@@ -209,7 +209,9 @@ class Tongban:
             )
         if excluded:
             question_kind = QuestionKind.CAN
-        return self.answer(Question(question_kind, item_id, day, home_place, at_place, excluded))
+        return self.answer(
+            Question(question_kind, item_id, day, home_place, at_place, excluded, text or "")
+        )
 
     def _exclusion(self, item_id: str | None, text: str) -> str | None:
         item = self.kb.items.get(item_id)

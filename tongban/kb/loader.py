@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import os
 import re
@@ -31,6 +32,7 @@ from tongban.kb.model import (
     KnowledgeBase,
     Mode,
     Programme,
+    QuestionFact,
     Scheme,
     Source,
     Stage,
@@ -38,6 +40,7 @@ from tongban.kb.model import (
 )
 from tongban.kb.schema import Record
 from tongban.regions import Place, RegionIndex
+from tongban.text import compact
 
 KNOWLEDGE_ENV = "TONGBAN_KNOWLEDGE"
 HOTLINE_CHANNEL = "hotline_12345"
@@ -46,7 +49,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ITEM_KEYS = (
     "id", "name", "aliases", "category", "department", "modes", "channels", "place_rule", "summary",
     "steps", "documents", "eligibility", "time_limit", "fees", "validity", "notes", "not_covered",
-    "sources", "valid_from", "last_verified", "related", "stages", "editor_note",
+    "sources", "valid_from", "last_verified", "related", "stages", "editor_note", "facts",
 )  # fmt: skip
 STAGE_KEYS = (
     "id",
@@ -336,7 +339,24 @@ class _Builder:
             fees=r.text("fees", False), validity=r.text("validity", False),
             notes=r.texts("notes", False), not_covered=self._exclusions(r),
             related=r.texts("related", False), editor_note=r.text("editor_note", False),
+            facts=self._question_facts(r, valid_from),
         )  # fmt: skip
+
+    def _question_facts(self, r: Record, valid_from: dt.date | None) -> tuple[QuestionFact, ...]:
+        """facts: [{text, asks, sources, from?}]: answers to specific questions."""
+        facts = []
+        for f in r.records("facts", required=False):
+            f.allow_only(("text", "asks", "sources", "from"))
+            sources = f.texts("sources")
+            self._need_sources(f, sources)
+            start = f.date("from", required=False) or valid_from
+            text, asks = f.text("text"), f.texts("asks")
+            for ask in asks:
+                if len(compact(ask)) < 2:
+                    f._error("asks", f"问法“{ask}”太短", "每个问法至少写 2 个字")
+            if text and asks and start:
+                facts.append(QuestionFact(text, asks, sources, start))
+        return tuple(facts)
 
     def _exclusions(self, r: Record) -> tuple[Exclusion, ...]:
         """not_covered entries: plain text, or {text, phrases} to recognise such questions."""
@@ -545,6 +565,7 @@ def citizen_texts(item: Item) -> list[tuple[str, str]]:
     texts += [("steps", t) for t in item.steps] + [("notes", t) for t in item.notes]
     texts += [("eligibility", t) for t in item.eligibility]
     texts += [("not_covered", e.text) for e in item.not_covered]
+    texts += [("facts", f.text) for f in item.facts]
     for stage in item.stages:
         texts.append((f"stages.{stage.id}.summary", stage.summary))
         texts += [(f"stages.{stage.id}.eligibility", t) for t in stage.eligibility or ()]
@@ -587,6 +608,7 @@ def _editorial_problems(kb: KnowledgeBase) -> list[str]:
     used_channels: set[str] = set()
     for item in kb.items.values():
         used_sources.update(item.sources)
+        used_sources.update(s for f in item.facts for s in f.sources)
         used_channels.update(c.id for c in item.channels)
         used_docs.update(n.doc.id for n in item.documents)
         for stage in item.stages:

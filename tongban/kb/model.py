@@ -77,6 +77,16 @@ class Exclusion:
 
 
 @dataclass(frozen=True)
+class QuestionFact:
+    """A sourced fact that answers one specific question, with the ways citizens ask it."""
+
+    text: str
+    asks: tuple[str, ...]
+    sources: tuple[str, ...]
+    start: dt.date
+
+
+@dataclass(frozen=True)
 class Stage:
     id: str
     name: str
@@ -133,6 +143,7 @@ class Item:
     not_covered: tuple[Exclusion, ...] = ()
     related: tuple[str, ...] = ()
     editor_note: str = ""
+    facts: tuple[QuestionFact, ...] = ()
 
     def stage_on(self, day: dt.date) -> Stage | None:
         return next((s for s in self.stages if s.active_on(day)), None)
