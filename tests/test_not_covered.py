@@ -29,7 +29,8 @@ def kb_root(mini_kb):
 
 
 @pytest.mark.parametrize(
-    "question", ["我的公积金转移到外地怎么办", "来深圳工作，原来的公积金转入深圳怎么办？", "怎么转公积金"]
+    "question",
+    ["我的公积金转移到外地怎么办", "来深圳工作，原来的公积金转入深圳怎么办？", "怎么转公积金"],
 )
 def test_a_service_not_held_is_named_and_referred(kb_root, question) -> None:
     reply = Tongban.load(kb_root).ask(question, as_of=TODAY)
