@@ -22,7 +22,7 @@ from tongban.cases.tokens import looks_sealed
 
 FORM = "case_status_form"
 # Intents of messages that answer the form's question, however badly.
-ANSWER_INTENTS = frozenset({"case_status", "case_history", "inform", "affirm", "nlu_fallback"})
+ANSWER_INTENTS = frozenset({"case_status", "case_history", "affirm", "nlu_fallback"})
 # The form's slots hold sealed values only (tongban/cases/tokens.py), never what was typed.
 CASE_SLOT, LAST4_SLOT, VERIFIED_SLOT = "case_number", "verification", "case_verified"
 STOP_INTENTS = {

@@ -450,7 +450,7 @@ def test_form_leaves_a_refusal_to_the_rules(form_cases):
     assert "case_number" not in slots
 
 
-@pytest.mark.parametrize(("text", "intent"), [("帮我查办件", "case_status"), ("0", "inform")])
+@pytest.mark.parametrize(("text", "intent"), [("帮我查办件", "case_status"), ("0", "nlu_fallback")])
 def test_an_unusable_answer_to_the_form_gets_the_hint_not_silence(text, intent) -> None:
     import asyncio
 

@@ -8,8 +8,11 @@
 //   carry a server-signed message_id; the end of a turn is the ack of user_uttered or turn_done.
 // - A message whose turn has not ended is sent again after a reconnect or reload, with the same id:
 //   the server answers each id once and re-sends the same messages, which are shown once.
+// - A Tongban answer is one bot message with the typed Reply ({"tongban": {"reply", "expanded"}},
+//   tongban/reply.schema.json): the page renders the Reply and ignores the message's text. Other
+//   messages (greeting, prompts, refusals, failures) are plain text with suggested questions.
 
-import { renderBotParts, renderUserText } from "./render.js";
+import { HOTLINE, hotlineLink, partsSpeech, renderBotParts, renderUserText } from "./render.js";
 
 const STORE_KEY = "tongban.webchat.v2";
 const ELDER_KEY = "tongban.webchat.elder";
@@ -17,7 +20,6 @@ const MAX_ITEMS = 200;
 const MAX_REASON = 500;
 const SLOW_MS = 15000; // "still working" notice with the 12345 hotline
 const ANSWER_TIMEOUT_MS = 60000; // a clear failure with a retry button
-const HOTLINE = "12345";
 const FEEDBACK_URL = new URL("../feedback", import.meta.url);
 const EMBEDDED = new URLSearchParams(location.search).has("embed");
 
@@ -48,7 +50,10 @@ const TEXT = {
 // items: user messages {type: "user", id, text, payload, status, greeting?} where status is
 // "pending" (to send), "sent" (its turn has not ended), "done", "failed" (no answer in time) or
 // "refused"; and answers {type: "bot", id, replyTo, sessionId, messageIds, parts, quickReplies,
-// rating, reasonSent, welcome}. The greeting is a user item that is never shown ("/greet").
+// rateId, rating, reasonSent, welcome}. A part is {text} (a plain message) or {reply, expanded}
+// (a Tongban answer, re-rendered from here after a reload). rateId is the message id of an answer
+// about an item, the only kind that can be rated. The greeting is a user item that is never shown
+// ("/greet").
 
 function loadState() {
   try {
@@ -158,7 +163,8 @@ function announce(text) {
 function announceAnswer(item) {
   if (!item || item.announced) return;
   item.announced = true;
-  announce(TEXT.botSays + item.parts.join("\n"));
+  // A Reply is read as its lead and short list; its details stay in the log, to read on demand.
+  announce(TEXT.botSays + partsSpeech(item.parts));
 }
 
 // ---------------------------------------------------------------- transcript ---------------------
@@ -172,14 +178,6 @@ function speakerLabel(text) {
   label.className = "sr-only";
   label.textContent = text;
   return label;
-}
-
-function hotlineLink() {
-  const link = document.createElement("a");
-  link.href = `tel:${HOTLINE}`;
-  link.className = "hotline";
-  link.textContent = HOTLINE;
-  return link;
 }
 
 function renderUser(item) {
@@ -236,8 +234,9 @@ function renderBot(item, isLast) {
   renderBotParts(bubble, item.parts);
   row.append(speakerLabel(TEXT.botSays), bubble);
   if (isLast && item.quickReplies.length) row.append(renderQuickReplies(item.quickReplies));
-  // Only an answer the server signed can be rated (the rating names its message_id).
-  if (!item.welcome && item.messageIds.length) row.append(renderRating(item));
+  // Only an answer about an item can be rated, with the message id the server signed for it:
+  // never the greeting, a prompt, a refusal, a clarifying menu or a failure.
+  if (!item.welcome && item.rateId) row.append(renderRating(item));
   return row;
 }
 
@@ -245,8 +244,19 @@ function renderQuickReplies(replies) {
   const group = document.createElement("div");
   group.className = "quick-replies";
   group.setAttribute("role", "group");
-  group.setAttribute("aria-label", "您可能想问");
+  const choices = replies.some((r) => r.choice && !r.payload.startsWith("tel:"));
+  group.setAttribute("aria-label", choices ? "请选择" : "您可能想问");
   for (const reply of replies) {
+    if (reply.payload.startsWith("tel:")) {
+      // A phone call, never a message: a tel: link that looks like the other buttons.
+      const number = reply.payload.slice(4);
+      const link = document.createElement("a");
+      link.className = "quick-reply call";
+      link.href = `tel:${/^[0-9]{3,12}$/.test(number) ? number : HOTLINE}`;
+      link.textContent = reply.title;
+      group.append(link);
+      continue;
+    }
     const button = document.createElement("button");
     button.type = "button";
     button.className = "quick-reply";
@@ -335,7 +345,7 @@ async function rate(item, rating, reason, box) {
       headers: { "Content-Type": "application/json" },
       body: JSON.stringify({
         session_id: item.sessionId || state.sessionId,
-        message_id: item.messageIds[0],
+        message_id: item.rateId,
         rating,
         reason,
       }),
@@ -386,17 +396,25 @@ function renderAll() {
   scrollToEnd();
 }
 
-/** Show a new row: the end of the log, or the start of an answer taller than the log. */
-function reveal(row) {
-  if (row.offsetHeight > log.clientHeight - 16) {
-    const top = row.getBoundingClientRect().top - log.getBoundingClientRect().top;
-    log.scrollTop += top - 8;
-  } else {
-    scrollToEnd();
+/**
+ * Show an answer: the end of the log if the answer fits with its question; otherwise its question
+ * at the top (or the answer's own start, after a long question): the answer is read from its lead.
+ */
+function reveal(row, item) {
+  const asked = item.replyTo ? rowOf(userItem(item.replyTo)) : null;
+  const logTop = log.getBoundingClientRect().top;
+  const offset = (element) => element.getBoundingClientRect().top - logTop + log.scrollTop;
+  let start = offset(row);
+  if (asked) {
+    const askedTop = offset(asked);
+    if (start - askedTop <= log.clientHeight / 3) start = askedTop;
   }
+  if (log.scrollHeight - start > log.clientHeight) log.scrollTop = start - 8;
+  else scrollToEnd();
 }
 
 function rowOf(item) {
+  if (!item) return null;
   return [...log.children].find((row) => row.dataset.id === item.id) || null;
 }
 
@@ -413,7 +431,7 @@ function replaceRow(item) {
     if (next) next.before(row);
     else log.append(row);
   }
-  if (item.type === "bot") reveal(row);
+  if (item.type === "bot") reveal(row, item);
   else scrollToEnd();
 }
 
@@ -569,6 +587,7 @@ function newAnswer(replyTo, messageId) {
     messageIds: [],
     parts: [],
     quickReplies: [],
+    rateId: null,
     rating: null,
     reasonSent: false,
     welcome: Boolean(asked && asked.greeting),
@@ -581,25 +600,52 @@ function newAnswer(replyTo, messageId) {
   return item;
 }
 
+/** Suggested questions and choices as {title, payload, choice}; tel: ones become phone links. */
+function cleanOptions(list, choice = false) {
+  if (!Array.isArray(list)) return [];
+  return list
+    .filter((r) => r && typeof r.title === "string" && r.title.trim())
+    .map((r) => ({
+      title: r.title,
+      payload: typeof r.payload === "string" && r.payload ? r.payload : r.title,
+      choice,
+    }));
+}
+
+/** The typed Reply a message carries ({"tongban": {"reply", "expanded"}}), or null. */
+function tongbanReply(message) {
+  const tongban = message.tongban;
+  if (!tongban || typeof tongban !== "object") return null;
+  const reply = tongban.reply;
+  if (!reply || typeof reply !== "object" || typeof reply.lead !== "string") return null;
+  return { reply, expanded: tongban.expanded === true };
+}
+
 function onBotMessage(message) {
   if (!message || typeof message !== "object") return;
   const messageId = typeof message.message_id === "string" ? message.message_id : null;
   if (messageId && seenMessageIds.has(messageId)) return; // sent again after a reconnect
   const replyTo = typeof message.reply_to === "string" ? message.reply_to : null;
-  const text = typeof message.text === "string" ? message.text : "";
-  const replies = Array.isArray(message.quick_replies)
-    ? message.quick_replies
-        .filter((r) => r && typeof r.title === "string")
-        .map((r) => ({ title: r.title, payload: typeof r.payload === "string" ? r.payload : r.title }))
-    : [];
+  const typed = tongbanReply(message);
+  // A Reply is rendered from its fields; its text is only the fallback for other clients.
+  const text = !typed && typeof message.text === "string" ? message.text : "";
+  const replies = typed
+    ? [...cleanOptions(typed.reply.options, true), ...cleanOptions(typed.reply.follow_ups)]
+    : cleanOptions(message.quick_replies);
   if (messageId) seenMessageIds.add(messageId);
-  // Only text and suggested questions are shown; other payloads (e.g. {"tongban": ...}) are not.
-  if (!text && !replies.length) return;
+  // Other payloads (custom JSON without a Reply) are not shown.
+  if (!typed && !text && !replies.length) return;
 
   const asked = replyTo ? userItem(replyTo) : null;
   const item = (asked && answerTo(replyTo)) || newAnswer(replyTo, messageId);
   if (messageId) item.messageIds.push(messageId);
-  if (text) item.parts.push(text);
+  if (typed) item.parts.push(typed);
+  else if (text) item.parts.push({ text });
+  // Only an answer about an item can be rated: not a clarifying menu or an apology (meta.item null).
+  const meta = typed && typed.reply.meta && typeof typed.reply.meta === "object" ? typed.reply.meta : {};
+  if (messageId && typeof meta.item === "string" && meta.item && !item.rateId) {
+    item.rateId = messageId;
+  }
   if (replies.length) {
     dropQuickReplies();
     item.quickReplies = replies;

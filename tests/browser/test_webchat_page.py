@@ -9,13 +9,16 @@ import json
 import re
 import sqlite3
 import time
+from urllib.parse import urlsplit
 
+import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import Servers, Watched, open_context, screenshot
 
 MARRIAGE = "我在深圳，能领结婚证吗"
+LONG_MARRIAGE = "我是江西人，在深圳打工，能领结婚证吗？要带什么？"
 XSS = "<img src=x onerror=alert(1)>"
 ANSWER_TIMEOUT = 45_000  # ms; the first answer after start-up warms the models up
 
@@ -108,6 +111,35 @@ def record_typing_indicator(page: Page) -> None:
           new MutationObserver(() => { if (!typing.hidden) window.__typingSeen = true; })
             .observe(typing, { attributes: true, attributeFilter: ['hidden'] });
         }"""
+    )
+
+
+# Where a citizen may be sent: government sites and national state media (tongban/kb/official.py).
+OFFICIAL_DOMAINS = (
+    "gov.cn", "12371.cn", "people.com.cn", "xinhuanet.com", "news.cn", "cctv.com", "cctv.cn",
+    "cnr.cn", "cri.cn", "gmw.cn", "ce.cn", "chinadaily.com.cn", "legaldaily.com.cn", "youth.cn",
+    "qstheory.cn", "chinanews.com.cn",
+)  # fmt: skip
+
+
+def is_official(href: str) -> bool:
+    parts = urlsplit(href)
+    host = (parts.hostname or "").lower()
+    return parts.scheme in ("http", "https") and any(
+        host == domain or host.endswith("." + domain) for domain in OFFICIAL_DOMAINS
+    )
+
+
+def in_log_view(element: Locator, whole: bool = True) -> bool:
+    """Whether `element` (all of it, or its first line) is inside the visible part of the log."""
+    return element.evaluate(
+        """(el, whole) => {
+          const log = document.getElementById('log').getBoundingClientRect();
+          const box = el.getBoundingClientRect();
+          const bottom = whole ? box.bottom : Math.min(box.bottom, box.top + 20);
+          return box.top >= log.top - 1 && bottom <= log.bottom + 1;
+        }""",
+        whole,
     )
 
 
@@ -414,6 +446,232 @@ def test_layout_at_360px(browser, servers: Servers) -> None:
         context.close()
 
 
+# -- the structured answer (one Reply for every channel) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(360, 740), (1280, 800)], ids=["phone-360", "desktop-1280"]
+)
+def test_an_answer_is_a_lead_a_short_list_and_closed_details_with_sources(
+    browser, servers: Servers, width: int, height: int
+) -> None:
+    phone = width < 480
+    context, page, _, errors = open_context(
+        browser, viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone
+    )
+    try:
+        page.goto(servers.base)
+        wait_for_greeting(page)
+        record_announcements(page)
+        ask(page, LONG_MARRIAGE)
+        answer = last_answer(page)
+
+        # The direct answer first, then one short list under its title; the text fallback is not
+        # shown (no "回复“详情”" hint: the page has a details element instead).
+        lead = answer.locator(".reply > p.lead")
+        expect(lead).to_have_count(1)
+        expect(lead).to_contain_text("结婚登记")
+        expect(lead).to_contain_text("深圳")
+        body = answer.locator(".reply > .body")
+        expect(body.locator(".section-title")).to_have_text("需要带")
+        assert 1 <= body.locator("li").count() <= 6
+        expect(body.locator("li").first).to_contain_text("身份证")
+        expect(answer.locator(".bubble")).not_to_contain_text("回复“详情”")
+        assert "来源" not in answer.locator(".bubble").inner_text().replace("详情和来源", "")
+
+        # Details and sources are folded away, in a closed <details>.
+        details = answer.locator("details.details")
+        expect(details).to_have_count(1)
+        expect(details).not_to_have_attribute("open", "")
+        summary = details.locator("summary")
+        expect(summary).to_have_text("详情和来源")
+        expect(details.locator(".sources")).to_be_hidden()
+        expect(details.locator(".section").first).to_be_hidden()
+
+        # An item answer can be rated; its suggested questions are buttons.
+        expect(answer.locator(".rating")).to_be_visible()
+        expect(answer.locator("button.quick-reply").first).to_be_visible()
+
+        # The question is still in view and the answer is read from its lead.
+        assert in_log_view(page.locator("#log .msg.user").last)
+        assert in_log_view(lead, whole=False)
+
+        # Read out once: the lead (and the short list), never the details.
+        lead_text = lead.inner_text()
+        [read_out] = announced(page)
+        assert read_out.count(lead_text) == 1, read_out
+        assert "身份证" in read_out
+        assert "办理步骤" not in read_out and "来源" not in read_out
+        assert no_horizontal_scroll(page)
+        screenshot(page, f"reply-{width}")
+
+        # Opened: the sections and the sources, compact, with links only to official sites.
+        summary.click()
+        expect(details).to_have_attribute("open", "")
+        sources = details.locator(".sources")
+        expect(sources).to_be_visible()
+        expect(details.locator(".section-title", has_text="办理步骤")).to_be_visible()
+        items = sources.locator("li.source")
+        assert items.count() >= 2
+        links = sources.locator("a")
+        assert links.count() >= 1
+        for link in links.all():
+            href = link.get_attribute("href")
+            assert is_official(href), href
+            expect(link).to_have_attribute("target", "_blank")
+            expect(link).to_have_attribute("rel", "noopener noreferrer")
+        # No other link anywhere in the answer's text (12345 would be a tel: link).
+        for link in answer.locator(".reply a").all():
+            href = link.get_attribute("href")
+            assert href == "tel:12345" or is_official(href), href
+        reposts = sources.locator("li.source.repost")
+        assert reposts.count() >= 1
+        for repost in reposts.all():
+            expect(repost).to_contain_text(re.compile(r"^转载来源：《"))
+            expect(repost.locator("a")).to_have_count(0)
+        for text in items.all_inner_texts():
+            assert re.search(r"《.+》（.+，\d{4}年\d{1,2}月(\d{1,2}日)?）$", text), text
+            assert not re.search(r"\d{4}-\d{2}", text), text  # dates as 2025年4月6日
+        assert no_horizontal_scroll(page)
+        sources.scroll_into_view_if_needed()
+        screenshot(page, f"reply-{width}-details")
+
+        if phone:  # 长辈模式 on a phone: large, still no horizontal scrolling
+            page.get_by_role("button", name="长辈模式").click()
+            assert no_horizontal_scroll(page)
+            sources.scroll_into_view_if_needed()
+            screenshot(page, f"reply-{width}-elder-details")
+        assert len(announced(page)) == 1  # opening the details reads nothing out again
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_a_long_answer_starts_at_its_question_and_lead(browser, servers: Servers) -> None:
+    """In 长辈模式 on a phone the answer with its details open is far taller than the log: the
+    question stays in view and the answer starts at its lead, not at its end."""
+    context, page, _, errors = open_context(
+        browser, viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    )
+    try:
+        context.add_init_script("localStorage.setItem('tongban.webchat.elder', '1')")
+        page.goto(servers.base)
+        wait_for_greeting(page)
+        ask(page, LONG_MARRIAGE)
+        ask(page, "详情")
+        answer = last_answer(page)
+        expect(answer.locator("details.details")).to_have_attribute("open", "")
+        assert answer.evaluate("(el) => el.offsetHeight") > page.locator("#log").evaluate(
+            "(el) => el.clientHeight"
+        )
+        question = page.locator("#log .msg.user").last
+        expect(question).to_contain_text("详情")
+        assert in_log_view(question)
+        assert in_log_view(answer.locator(".lead"), whole=False)
+        screenshot(page, "reply-360-elder-long")
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_tapping_an_option_sends_its_payload_but_shows_its_title(
+    chat: Watched, servers: Servers
+) -> None:
+    page = chat.page
+    sent: list[dict] = []
+    page.on("request", lambda request: sent.extend(user_uttered_sent(request)))
+    page.goto(servers.base)
+    wait_for_greeting(page)
+    ask(page, "公积金")  # a clarifying menu: which item?
+    menu = last_answer(page)
+    expect(menu.locator(".lead")).to_contain_text("哪一项")
+    expect(menu.locator(".quick-replies")).to_have_attribute("aria-label", "请选择")
+    expect(menu.locator(".rating")).to_have_count(0)
+    option = menu.locator("button.quick-reply").first
+    title = option.inner_text()
+    assert 0 < len(title) <= 12
+
+    before = bot_messages(page).count()
+    option.click()
+    mine = page.locator("#log .msg.user").last.locator(".bubble")
+    expect(mine).to_have_text(title)
+    expect(bot_messages(page)).to_have_count(before + 1, timeout=ANSWER_TIMEOUT)
+    expect(page.locator("#typing")).to_be_hidden(timeout=ANSWER_TIMEOUT)
+    assert re.fullmatch(r"item:[a-z][a-z0-9_]*", sent[-1]["message"]), sent[-1]
+    [item] = [i for i in user_items(page) if i["id"] == sent[-1]["client_message_id"]]
+    assert (item["text"], item["payload"]) == (title, sent[-1]["message"])
+    # The item chosen is answered, and that answer can be rated.
+    answer = last_answer(page)
+    expect(answer.locator(".lead")).to_be_visible()
+    expect(answer.locator(".rating")).to_be_visible()
+
+    # A suggested question sends its "ask:" payload; the bubble shows its short title.
+    follow_up = answer.locator("button.quick-reply").first
+    title = follow_up.inner_text()
+    before = bot_messages(page).count()
+    follow_up.click()
+    expect(page.locator("#log .msg.user").last.locator(".bubble")).to_have_text(title)
+    expect(bot_messages(page)).to_have_count(before + 1, timeout=ANSWER_TIMEOUT)
+    assert sent[-1]["message"].startswith("ask:") and sent[-1]["message"] != f"ask:{title}"
+    assert page.locator("#log").inner_text().count("ask:") == 0
+    assert page.locator("#log").inner_text().count("item:") == 0
+    # After a reload the transcript still shows the titles, not the payloads.
+    page.reload()
+    expect(page.locator("#log .msg.user").last.locator(".bubble")).to_have_text(title)
+    expect(last_answer(page).locator(".lead")).to_be_visible()
+    assert chat.errors == []
+
+
+FALLBACK_NAMES = {"天气怎么样": "out-of-scope", "asdfgh": "gibberish", "我想问个事": "unknown-item"}
+
+
+@pytest.mark.parametrize("question", list(FALLBACK_NAMES))
+def test_a_fallback_offers_12345_as_a_phone_link(
+    chat: Watched, servers: Servers, question: str
+) -> None:
+    page = chat.page
+    sent: list[dict] = []
+    page.on("request", lambda request: sent.extend(user_uttered_sent(request)))
+    page.goto(servers.base)
+    wait_for_greeting(page)
+    ask(page, question)
+    screenshot(page, f"fallback-{FALLBACK_NAMES[question]}")
+    answer = last_answer(page)
+    call = answer.locator('a[href="tel:12345"]')
+    expect(call.first).to_be_visible()
+    # A phone call is a link, never a button that would send "tel:12345" as a message.
+    expect(answer.locator("button", has_text="12345")).to_have_count(0)
+    expect(answer.locator(".rating")).to_have_count(0)
+    for link in call.all():
+        assert link.evaluate("(a) => a.tagName") == "A"
+    assert not [payload for payload in sent if payload["message"].startswith("tel:")]
+    assert chat.errors == []
+
+
+def test_ratings_only_under_item_answers(chat: Watched, servers: Servers) -> None:
+    page = chat.page
+    page.goto(servers.base)
+    wait_for_greeting(page)
+    greeting = bot_messages(page).first
+    expect(greeting.locator(".rating")).to_have_count(0)
+    ask(page, "公积金")  # a clarifying menu
+    expect(last_answer(page).locator(".quick-reply").first).to_be_visible()
+    expect(last_answer(page).locator(".rating")).to_have_count(0)
+    ask(page, MARRIAGE)  # an item answer
+    item_answer = last_answer(page)
+    expect(item_answer.locator(".rating")).to_have_count(1)
+    ask(page, "帮我查一下办件进度")  # a prompt for the case number
+    expect(last_answer(page)).to_contain_text("办件编号")
+    expect(last_answer(page).locator(".rating")).to_have_count(0)
+    expect(page.locator("#log .rating")).to_have_count(1)
+    # The same after a reload (the replies are re-rendered from sessionStorage).
+    page.reload()
+    expect(page.locator("#log .msg.bot")).to_have_count(4)
+    expect(page.locator("#log .rating")).to_have_count(1)
+    expect(item_answer.locator(".rating")).to_have_count(1)
+    assert chat.errors == []
+
+
 def test_network_drop_keeps_unsent_messages_and_reconnects(chat: Watched, servers: Servers) -> None:
     page = chat.page
     page.goto(servers.base)
@@ -588,13 +846,10 @@ def test_feedback_is_only_for_messages_the_server_sent_to_that_session(
 def test_a_connection_dropped_mid_answer_shows_the_answer_once(
     chat: Watched, servers: Servers
 ) -> None:
-    """The first part of the answer arrives, the connection drops before the end of the turn;
-    the page reconnects, sends the message again with the same id, and the server sends the same
-    messages again (same message ids): the page shows and reads out the answer once."""
+    """The answer (one message) arrives, the connection drops before the end of the turn; the page
+    reconnects, sends the message again with the same id, and the server sends the same messages
+    again (same message ids): the page shows and reads out the answer once."""
     page = chat.page
-    page.goto(servers.base)
-    wait_for_greeting(page)
-    record_announcements(page)
     cut: list[dict] = []  # the part of the answer delivered before the connection drops
     replayed: list[dict] = []  # the bot messages after the page sent the message again
     plan = {"step": "cut"}
@@ -626,7 +881,12 @@ def test_a_connection_dropped_mid_answer_shows_the_answer_once(
             replayed.extend(p[3][1] for p in answers)
         route.fulfill(response=reply)
 
+    # Routed from the start: a long-polling request already waiting when the route was set would
+    # bring the answer past it.
     page.route("**/socket.io/**", route)
+    page.goto(servers.base)
+    wait_for_greeting(page)
+    record_announcements(page)
     sent: list[dict] = []
     page.on("request", lambda request: sent.extend(user_uttered_sent(request)))
     before = bot_messages(page).count()
