@@ -17,6 +17,7 @@ import pytest
 import yaml
 from sanic import Sanic
 
+from tests.asgi import AsgiClient
 from tongban.channels.feedback import (
     MAX_BODY,
     MAX_REASON,
@@ -304,45 +305,6 @@ def test_blueprint_name_is_valid_for_sanic() -> None:
     assert re.fullmatch(r"[A-Za-z0-9_]+", blueprint.name)
 
 
-class AsgiClient:
-    """Just enough of an HTTP client to call a Sanic 21.12 app through ASGI."""
-
-    def __init__(self, app: Sanic) -> None:
-        self.app = app
-        self.started = False
-
-    async def request(
-        self, method: str, path: str, data: bytes = b"", query: str = "", headers: tuple = ()
-    ):
-        if not self.started:
-            self.app.asgi = True
-            await self.app._startup()
-            self.started = True
-        sent: list[dict] = []
-        incoming = [{"type": "http.request", "body": data, "more_body": False}]
-
-        async def receive():
-            return incoming.pop(0) if incoming else {"type": "http.disconnect"}
-
-        async def send(message):
-            sent.append(message)
-
-        scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-            "method": method, "scheme": "http", "path": path, "raw_path": path.encode(),
-            "query_string": query.encode(), "root_path": "", "server": ("test", 80),
-            "client": ("127.0.0.1", 1),
-            "headers": [(b"host", b"test"), (b"content-type", b"application/json"),
-                        (b"content-length", str(len(data)).encode()),
-                        *((k.encode(), v.encode()) for k, v in headers)],
-        }  # fmt: skip
-        await self.app(scope, receive, send)
-        start = sent[0]
-        headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
-        content = b"".join(m.get("body", b"") for m in sent[1:])
-        return start["status"], headers, content
-
-
 @pytest.fixture()
 def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # As sanic-testing does: lets Sanic's start-up optimisation run more than once per process.
@@ -361,8 +323,8 @@ def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     app.blueprint(channel.blueprint(None), url_prefix="/webhooks/webchat")
     client = AsgiClient(app)
 
-    def call(*args, **kwargs):
-        return asyncio.run(client.request(*args, **kwargs))
+    def call(*args, headers=(), **kwargs):
+        return asyncio.run(client.request(*args, headers=dict(headers), **kwargs))
 
     call.db = tmp_path / "var" / "feedback.db"
     return call
