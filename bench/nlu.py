@@ -139,8 +139,7 @@ def evaluate(name: str, model: Path, train_seconds: float, note: str = "") -> Sc
             p["intent"]["name"] if p.get("intent") else None,
             tuple(p.get("entities") or ()),
         )
-        reply = conversation.respond(turn, Memory())
-        answered = reply.answer.item_id if reply.answer else None
+        answered = conversation.respond(turn, Memory()).reply.meta.item
         right += answered == wanted[0]
         if answered != wanted[0]:
             item_mistakes.append((ex.get("text"), wanted[0], answered or "（没有定位到事项）"))
