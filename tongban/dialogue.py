@@ -18,7 +18,7 @@ from tongban.errors import BadArgument
 from tongban.questions import detect_kind
 from tongban.regions import Place
 from tongban.reply import Reply, SectionKind
-from tongban.resolve import is_confident
+from tongban.resolve import Candidate, is_confident
 from tongban.text import compact, normalise
 
 INTENT_KINDS = {
@@ -102,14 +102,15 @@ class Conversation:
         found = self.tongban.places_in(text)
         memory = self._places(turn, memory, found)
         kind = INTENT_KINDS.get(turn.intent or "") or self._kind_from_text(text, memory)
+        text_candidates = self.tongban.candidates(text)
         if not text.startswith("/"):  # a tapped option names its item: no second guess
-            service = self.tongban.not_covered_service(text, self.tongban.candidates(text))
+            service = self.tongban.not_covered_service(text, text_candidates)
             if service is not None:
                 memory = replace(memory, item=None, kind=kind.value if kind else None)
                 return Response(not_covered(self.tongban.kb, service, as_of), memory)
         # A place or a policy date alone ("我在广州", "按2022年的政策呢") keeps the item.
         names_context = found != Places(None, None) or memory.as_of != before.as_of
-        item_id = self._item(turn, memory, names_context)
+        item_id = self._item(turn, memory, names_context, text_candidates)
         home, at = _place(self.tongban, memory.home), _place(self.tongban, memory.at)
         if item_id is None:
             reply = self.tongban.ask(text, home=home, at=at, as_of=as_of, kind=kind)
@@ -196,12 +197,14 @@ class Conversation:
             return detected
         return QuestionKind(memory.kind) if memory.kind in QuestionKind._value2member_map_ else None
 
-    def _item(self, turn: Turn, memory: Memory, names_context: bool) -> str | None:
+    def _item(
+        self, turn: Turn, memory: Memory, names_context: bool, text_candidates: list[Candidate]
+    ) -> str | None:
         """The NLU's item entity (mapped to an id by synonyms), else the text, else memory."""
         value = _entity(turn, "item")
         if value and value in self.tongban.kb.items:
             return value
-        candidates = self.tongban.candidates(value or turn.text)
+        candidates = self.tongban.candidates(value) if value else text_candidates
         if is_confident(candidates):
             return candidates[0].item_id
         remembered = memory.item in self.tongban.kb.items
