@@ -18,7 +18,7 @@ from actions.runtime import CASES
 from actions.tracker import latest_metadata
 from tongban.cases import replies
 from tongban.cases.model import find_case_id, find_last4, normalise_case_id, normalise_last4
-from tongban.cases.tokens import looks_sealed
+from tongban.security.keys import looks_sealed
 
 FORM = "case_status_form"
 # Intents of messages that answer the form's question, however badly.

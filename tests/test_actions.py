@@ -187,7 +187,7 @@ def test_form_then_lookup_in_one_message_keeps_nothing_plain(cases):
 
 
 def test_lookup_answers_clears_the_form_and_leaves_a_sealed_token(cases):
-    from tongban.cases.tokens import looks_sealed
+    from tongban.security.keys import looks_sealed
 
     messages, slots = lookup(cases)
     assert "SC2********0342" in messages[0]["text"]

@@ -28,9 +28,8 @@ from tongban.cases.http_store import HttpCaseStore
 from tongban.cases.importer import import_file, read_records
 from tongban.cases.model import find_case_id, find_last4, mask_name, normalise_case_id
 from tongban.cases.store import SCHEMA_VERSION, CaseStoreError
-from tongban.cases.tokens import looks_sealed
 from tongban.cli import main
-from tongban.security.keys import Keys
+from tongban.security.keys import Keys, looks_sealed
 from tongban.settings import Settings
 
 DATA = Path(__file__).parent / "data" / "cases"

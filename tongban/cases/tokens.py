@@ -25,13 +25,6 @@ VERIFIED_SECONDS = 900
 same sender in the same session only; a new session (/session_start, or after expiry) or
 /restart ends it sooner."""
 
-_FERNET_PREFIX = "gAAAAA"  # every Fernet token starts with version byte 0x80 and a timestamp
-
-
-def looks_sealed(value: object) -> bool:
-    """True for a value that is a sealed token rather than something a user typed."""
-    return isinstance(value, str) and value.startswith(_FERNET_PREFIX) and len(value) > 60
-
 
 class CaseTokens:
     def __init__(self, keys: Keys, clock: Callable[[], float] = time.time):

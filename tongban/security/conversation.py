@@ -10,11 +10,11 @@ import copy
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from tongban.security.keys import looks_sealed
 from tongban.security.redact import redact, redact_codes
 
 # Slots the case form fills; while it asks for one, the whole user answer is a secret.
 SENSITIVE_SLOTS = frozenset({"case_number", "verification"})
-SEALED_PREFIX = "gAAAAA"  # a Fernet token (tongban.security.keys): already unreadable
 
 
 def _redact_user(data: dict[str, Any], answering_secret: bool) -> None:
@@ -36,7 +36,7 @@ def _redact_user(data: dict[str, Any], answering_secret: bool) -> None:
 def _redact_slot(data: dict[str, Any]) -> None:
     value = data.get("value")
     sensitive = data.get("name") in SENSITIVE_SLOTS and isinstance(value, str)
-    if sensitive and not value.startswith(SEALED_PREFIX):
+    if sensitive and not looks_sealed(value):  # a sealed token is already unreadable
         data["value"] = redact_codes(value)
 
 

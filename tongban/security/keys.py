@@ -15,6 +15,13 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from tongban.settings import settings
 
+_FERNET_PREFIX = "gAAAAA"  # every Fernet token starts with version byte 0x80 and a timestamp
+
+
+def looks_sealed(value: object) -> bool:
+    """True for a value that is a sealed token (Keys.seal) rather than something a user typed."""
+    return isinstance(value, str) and value.startswith(_FERNET_PREFIX) and len(value) > 60
+
 
 class Keys:
     def __init__(self, secret: bytes):
