@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tongban.security.redact import mask_code
+
 STATUSES = ("已提交", "已受理", "审核中", "待补正", "不予受理", "已办结", "已撤回")
 CASE_ID = re.compile(r"^[A-Z0-9]{8,32}$")
 LAST4 = re.compile(r"^[0-9]{3}[0-9X]$")
@@ -117,9 +119,7 @@ def mask_name(name: str) -> str:
 
 def mask_case_id(case_id: str | None) -> str:
     """For logs: SC2025110300342 -> SC2*******0342."""
-    if not case_id:
-        return ""
-    return case_id[:3] + "*" * max(len(case_id) - 7, 1) + case_id[-4:]
+    return mask_code(case_id) if case_id else ""
 
 
 def _text(value: Any) -> str:

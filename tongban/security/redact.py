@@ -37,12 +37,17 @@ def _is_date(folded: str) -> bool:
     return True
 
 
+def mask_code(code: str) -> str:
+    """SC2025110300342 -> SC2********0342: enough to recognise one's own case, not to use it."""
+    return code[:3] + "*" * max(len(code) - 7, 1) + code[-4:]
+
+
 def mask_identifier(folded: str) -> str:
-    """SC2025110300342 -> SC2*******0342; a bare number (phone, ID) is masked whole, because
-    its last 4 digits may be what verifies a case."""
+    """A case number as `mask_code`; a bare number (phone, ID) is masked whole, because its
+    last 4 digits may be what verifies a case."""
     if folded.isdigit() or (len(folded) == 18 and folded[:17].isdigit()):
         return "*" * len(folded)
-    return folded[:3] + "*" * max(len(folded) - 7, 1) + folded[-4:]
+    return mask_code(folded)
 
 
 def _mask_run(match: re.Match[str]) -> str:
