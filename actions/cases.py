@@ -55,38 +55,12 @@ class ValidateCaseStatusForm(FormValidationAction):
     async def extract_case_number(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        text = _text(tracker)
-        found = find_case_id(text)
-        if found:
-            return {CASE_SLOT: found}
-        asked = tracker.get_slot("requested_slot") == CASE_SLOT
-        # Anything with enough letters and digits is an attempt at a number (validated below), and
-        # so is any answer the NLU reads as about the lookup itself ("帮我查办件", "0"): it gets
-        # the format hint and the question again, never silence. Other messages ("不查了", a
-        # question about an item) leave the form to the rules.
-        if (
-            asked
-            and _intent(tracker) not in STOP_INTENTS
-            and (_alnum_count(text) >= 2 or _intent(tracker) in ANSWER_INTENTS)
-        ):
-            return {CASE_SLOT: text}
-        return {}
+        return _extract(tracker, CASE_SLOT, find_case_id, min_alnum=2)
 
     async def extract_verification(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
     ) -> dict[str, Any]:
-        text = _text(tracker)
-        cued = find_last4(text)
-        if cued:
-            return {LAST4_SLOT: cued}
-        asked = tracker.get_slot("requested_slot") == LAST4_SLOT
-        if (
-            asked
-            and _intent(tracker) not in STOP_INTENTS
-            and (_alnum_count(text) >= 1 or _intent(tracker) in ANSWER_INTENTS)
-        ):
-            return {LAST4_SLOT: text}
-        return {}
+        return _extract(tracker, LAST4_SLOT, find_last4, min_alnum=1)
 
     def validate_case_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict
@@ -103,6 +77,25 @@ class ValidateCaseStatusForm(FormValidationAction):
         if sealed is None and not looks_sealed(value):
             dispatcher.utter_message(text=replies.BAD_LAST4)
         return {LAST4_SLOT: sealed}
+
+
+def _extract(
+    tracker: Tracker, slot: str, find: Callable[[str], str | None], min_alnum: int
+) -> dict[str, Any]:
+    """The slot's value in this message: one found in the text ("办件 SC…", "后四位0032"), else,
+    when the form asked for this slot, the whole message as an attempt (validated next).
+
+    An attempt is anything with enough letters and digits, or any answer the NLU reads as about
+    the lookup itself ("帮我查办件", "0"): it gets the format hint and the question again, never
+    silence. Other messages ("不查了", a question about an item) leave the form to the rules."""
+    text = _text(tracker)
+    found = find(text)
+    if found:
+        return {slot: found}
+    intent = _intent(tracker)
+    asked = tracker.get_slot("requested_slot") == slot
+    attempt = _alnum_count(text) >= min_alnum or intent in ANSWER_INTENTS
+    return {slot: text} if asked and intent not in STOP_INTENTS and attempt else {}
 
 
 def _seal(
