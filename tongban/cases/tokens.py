@@ -30,9 +30,12 @@ class CaseTokens:
     def __init__(self, keys: Keys, clock: Callable[[], float] = time.time):
         self.keys, self.clock = keys, clock
 
-    def _fresh(self, payload: dict | None, seconds: int) -> bool:
+    def _open(self, purpose: str, token: object, seconds: int, sender: str) -> dict | None:
+        """The payload of a token sealed for `purpose` and `sender` in the last `seconds`."""
+        payload = self.keys.unseal(purpose, token, ttl=seconds)
         at = payload.get("at") if payload else None
-        return isinstance(at, (int, float)) and 0 <= self.clock() - at <= seconds
+        fresh = isinstance(at, (int, float)) and 0 <= self.clock() - at <= seconds
+        return payload if fresh and payload.get("sender") == sender else None
 
     # -- the form's slots ------------------------------------------------------------------------
 
@@ -43,15 +46,11 @@ class CaseTokens:
 
     def form_value(self, slot: str, token: object, sender: str) -> str | None:
         """The value sealed into `slot` for `sender` in the last FORM_SECONDS, else None."""
-        payload = self.keys.unseal(FORM_PURPOSE, token, ttl=FORM_SECONDS)
-        if (
-            not self._fresh(payload, FORM_SECONDS)
-            or payload.get("slot") != slot
-            or payload.get("sender") != sender
-            or not isinstance(payload.get("value"), str)
-        ):
+        payload = self._open(FORM_PURPOSE, token, FORM_SECONDS, sender)
+        if payload is None or payload.get("slot") != slot:
             return None
-        return payload["value"]
+        value = payload.get("value")
+        return value if isinstance(value, str) else None
 
     # -- the verified case ------------------------------------------------------------------------
 
@@ -63,12 +62,8 @@ class CaseTokens:
 
     def verified_case(self, token: object, sender: str, session: float) -> str | None:
         """The case `sender` verified in this session in the last VERIFIED_SECONDS, else None."""
-        payload = self.keys.unseal(VERIFIED_PURPOSE, token, ttl=VERIFIED_SECONDS)
-        if (
-            not self._fresh(payload, VERIFIED_SECONDS)
-            or payload.get("sender") != sender
-            or payload.get("session") != session
-            or not isinstance(payload.get("case"), str)
-        ):
+        payload = self._open(VERIFIED_PURPOSE, token, VERIFIED_SECONDS, sender)
+        if payload is None or payload.get("session") != session:
             return None
-        return payload["case"]
+        case = payload.get("case")
+        return case if isinstance(case, str) else None
