@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
 
 from tongban.dates import format_date, server_as_of
 from tongban.eligibility import Assessment, Need, Verdict, assess
@@ -24,6 +23,7 @@ from tongban.kb.model import (
     UncoveredService,
 )
 from tongban.kb.official import is_official_url
+from tongban.meaning import Clarification, Meaning, NotCovered, Overview, Question, QuestionKind
 from tongban.regions import Place
 from tongban.reply import Eligibility, Meta, Option, Reply, Section, SectionKind, SourceView
 from tongban.resolve import Candidate
@@ -34,16 +34,6 @@ MAX_CANDIDATES = 4
 MAX_SOURCES = 6
 MAX_BODY_STEPS = 4
 DETAILS_HINT = "回复“详情”查看办理条件和政策来源。"
-
-
-class QuestionKind(str, Enum):
-    CAN = "can"  # 能不能在这里办
-    DOCUMENTS = "documents"  # 要带什么
-    PROCESS = "process"  # 怎么办、在哪办
-    REGIONS = "regions"  # 哪些地方能办
-    TIME_FEES = "time_fees"  # 多久、收费、有效期
-    DEPARTMENT = "department"  # 哪个部门管
-    OVERVIEW = "overview"  # 介绍一下
 
 
 KIND_LABELS = {
@@ -62,17 +52,6 @@ _FOLLOW_UPS = {
     QuestionKind.REGIONS: ("哪些地方能办", "{name}哪些地方可以跨省办？"),
     QuestionKind.TIME_FEES: ("要多久、收费吗", "{name}要多久、收费吗？"),
 }
-
-
-@dataclass(frozen=True)
-class Question:
-    kind: QuestionKind
-    item_id: str | None
-    as_of: dt.date
-    home: Place | None = None
-    at: Place | None = None
-    excluded: str | None = None  # the not-covered case the question is about, if any
-    text: str = ""  # the question as asked: a sourced fact may answer it exactly
 
 
 def source_views(kb: KnowledgeBase, ids: tuple[str, ...] | list[str]) -> tuple[SourceView, ...]:
@@ -112,7 +91,7 @@ def answer_item(kb: KnowledgeBase, question: Question) -> Reply:
         sections=tuple(
             s for s in _merge(sections) if not parts.body or s.title != parts.body.title
         ),
-        follow_ups=_follow_ups(kb, item, question.kind),
+        follow_ups=_follow_ups(kb, item, question),
         sources=source_views(kb, source_ids),
         meta=Meta(
             kind=question.kind.value,
@@ -449,11 +428,14 @@ def short_name(item: Item, limit: int = 12) -> str:
     return max(fitting, key=len) if fitting else item.name
 
 
-def _follow_ups(kb: KnowledgeBase, item: Item, kind: QuestionKind) -> tuple[Option, ...]:
-    out = [
+def _follow_ups(kb: KnowledgeBase, item: Item, q: Question) -> tuple[Option, ...]:
+    """The items that fitted less well come first (the person may have meant one of them),
+    then the other kinds of question about this item, then related items."""
+    out = [Option.item(i, short_name(kb.items[i])) for i in q.also if i in kb.items]
+    out += [
         Option.ask(question.format(name=item.name), title)
         for k, (title, question) in _FOLLOW_UPS.items()
-        if k is not kind
+        if k is not q.kind
     ]
     out += [
         Option.ask(f"{kb.items[r].name}能跨省办吗？", short_name(kb.items[r]))
@@ -568,3 +550,18 @@ def scheme_answer(kb: KnowledgeBase, scheme: Scheme, as_of: dt.date) -> Reply:
         sources=source_views(kb, ids),
         meta=Meta(kind=QuestionKind.REGIONS.value, as_of=as_of.isoformat()),
     )
+
+
+def answer(kb: KnowledgeBase, meaning: Meaning) -> Reply:
+    """The reply to what a message was understood to mean."""
+    if isinstance(meaning, Question):
+        return answer_item(kb, meaning)
+    if isinstance(meaning, NotCovered):
+        return not_covered(kb, meaning.service, meaning.as_of)
+    if isinstance(meaning, Overview):
+        if meaning.scheme is not None:
+            return scheme_answer(kb, meaning.scheme, meaning.as_of)
+        return programme_answer(kb, meaning.as_of)
+    if isinstance(meaning, Clarification) and meaning.candidates:
+        return clarify(kb, list(meaning.candidates), meaning.as_of)
+    return unknown_item(kb, meaning.as_of)

@@ -6,58 +6,24 @@ Channels, Rasa actions and the hotline command all come through here.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
-from tongban.answers import (
-    Question,
-    QuestionKind,
-    answer_item,
-    clarify,
-    not_covered,
-    programme_answer,
-    scheme_answer,
-    short_name,
-    unknown_item,
-)
-from tongban.dates import parse_date, server_as_of
+from tongban.answers import answer, answer_item
+from tongban.dates import parse_date
 from tongban.errors import BadArgument
 from tongban.kb import KnowledgeBase, load_knowledge
 from tongban.kb.model import Scheme, UncoveredService
-from tongban.questions import detect_kind
+from tongban.meaning import Question, QuestionKind
 from tongban.regions import Place, Role
-from tongban.reply import Option, Reply
+from tongban.reply import Reply
 from tongban.resolve import Candidate, ItemResolver, is_confident
 from tongban.text import compact
-
-# A candidate this far below the best is offered only if it is of the same category.
-PLAUSIBLE_MARGIN = 0.12
-MIN_OFFER = 0.6  # below this, a menu would offer guesses: say what can be asked instead
-LEAD_SCORE, LEAD_MARGIN = 0.65, 0.15
-
-
-def leads(candidates: list[Candidate]) -> bool:
-    """Not certain, but clearly ahead of the rest."""
-    if not candidates or candidates[0].score < LEAD_SCORE:
-        return False
-    runner_up = candidates[1].score if len(candidates) > 1 else 0.0
-    return candidates[0].score - runner_up >= LEAD_MARGIN
+from tongban.understanding import Hints, Memory, understand
 
 
 def _term(matched: str) -> str:
     return compact(matched.replace("+", ""))
-
-
-_PROGRAMME_CUES = (
-    "跨省通办",
-    "通办",
-    "多少项",
-    "哪些事项",
-    "哪些业务",
-    "什么业务",
-    "能办什么",
-    "哪些事",
-)
 
 
 @dataclass(frozen=True)
@@ -134,22 +100,6 @@ class Tongban:
             return None
         return service
 
-    def plausible(self, candidates: list[Candidate]) -> list[Candidate]:
-        """Candidates worth offering: near the best score, or of the best one's category."""
-        if not candidates:
-            return []
-        top = candidates[0]
-        tied = [c for c in candidates if c.score == top.score]
-        if len(tied) >= 3 and len(_term(top.matched)) <= 2:
-            return []  # one generic word ("领", "外地") shared by many items says nothing
-        category = self.kb.items[top.item_id].category
-        return [
-            c
-            for c in candidates
-            if top.score - c.score <= PLAUSIBLE_MARGIN
-            or self.kb.items[c.item_id].category == category
-        ]
-
     def scheme_in(self, text: str) -> Scheme | None:
         key = compact(text)
         return next((s for name, s in self._scheme_names if name and name in key), None)
@@ -170,50 +120,19 @@ class Tongban:
         kind: QuestionKind | str | None = None,
         item: str | None = None,
     ) -> Reply:
-        """Answer a free-text question; explicit places, date, kind and item win over the text."""
-        day = parse_date(as_of) if as_of else server_as_of()
-        found = self.places_in(text or "")
-        home_place = home if isinstance(home, Place) else self.place(home) or found.home
-        at_place = at if isinstance(at, Place) else self.place(at) or found.at
-        question_kind = QuestionKind(kind) if kind else detect_kind(text or "")
-        item_id = item
-        if item_id is None:
-            candidates = self.candidates(text or "")
-            uncovered = self.not_covered_service(text or "", candidates)
-            if uncovered is not None:
-                return not_covered(self.kb, uncovered, day)
-            candidates = self.plausible(candidates)
-            if is_confident(candidates):
-                item_id = candidates[0].item_id
-            elif leads(candidates):
-                # One clearly ahead: answer it, and offer the others as follow-ups.
-                reply = self.ask(text, home_place, at_place, day, kind, candidates[0].item_id)
-                others = tuple(
-                    Option.item(c.item_id, short_name(self.kb.items[c.item_id]))
-                    for c in candidates[1:3]
-                )
-                return replace(reply, follow_ups=(others + reply.follow_ups)[:4])
-            else:
-                scheme = self.scheme_in(text or "")
-                if scheme is not None:
-                    return scheme_answer(self.kb, scheme, day)
-                if candidates and candidates[0].score >= MIN_OFFER:
-                    return clarify(self.kb, candidates, day)
-                if any(cue in compact(text or "") for cue in _PROGRAMME_CUES):
-                    return programme_answer(self.kb, day)
-                return unknown_item(self.kb, day)
-        excluded = self._exclusion(item_id, text or "")
-        if question_kind is None:
-            question_kind = (
-                QuestionKind.CAN if (home_place or at_place or excluded) else QuestionKind.OVERVIEW
-            )
-        if excluded:
-            question_kind = QuestionKind.CAN
-        return self.answer(
-            Question(question_kind, item_id, day, home_place, at_place, excluded, text or "")
+        """Answer one free-text question; explicit places, date, kind and item win over the
+        text. The same two steps as a conversation's turn: understand, then answer."""
+        hints = Hints(
+            home=home if isinstance(home, Place) else self.place(home),
+            at=at if isinstance(at, Place) else self.place(at),
+            as_of=parse_date(as_of) if as_of else None,
+            kind=QuestionKind(kind) if kind else None,
+            item=item,
         )
+        return answer(self.kb, understand(self, text or "", Memory(), hints).meaning)
 
-    def _exclusion(self, item_id: str | None, text: str) -> str | None:
+    def exclusion(self, item_id: str | None, text: str) -> str | None:
+        """The case the item explicitly does not cover that the text is about (子女投靠父母)."""
         item = self.kb.items.get(item_id)
         key = compact(text)
         for exclusion in item.not_covered if item else ():

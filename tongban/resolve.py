@@ -262,3 +262,8 @@ def is_confident(candidates: list[Candidate]) -> bool:
     if len(candidates) == 1:
         return candidates[0].score >= SOLE_MATCH
     return candidates[0].score >= CONFIDENT and candidates[0].score - candidates[1].score >= MARGIN
+
+
+def clear_winner(candidates: list[Candidate]) -> Candidate | None:
+    """The one candidate to take without asking, if there is one."""
+    return candidates[0] if is_confident(candidates) else None

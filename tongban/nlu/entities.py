@@ -22,10 +22,10 @@ from rasa.shared.nlu.training_data.message import Message
 
 from tongban.assistant import Tongban
 from tongban.dates import parse_loose_date
-from tongban.dialogue import INTENT_KINDS
 from tongban.regions import Mention
-from tongban.resolve import Candidate, is_confident
+from tongban.resolve import Candidate, clear_winner
 from tongban.text import same_length_normal_form
+from tongban.understanding import INTENT_KINDS
 
 Entity = dict[str, Any]
 EXTRACTOR = "KnowledgeEntities"
@@ -97,21 +97,18 @@ def _item_id(tongban: Tongban, value: str) -> str | None:
     if value in tongban.kb.items:
         return value
     for span in (value, value[:-1], value[1:]):
-        candidates = tongban.candidates(span) if len(span.strip()) >= 2 else []
-        if is_confident(candidates):
-            return candidates[0].item_id
+        best = clear_winner(tongban.candidates(span)) if len(span.strip()) >= 2 else None
+        if best is not None:
+            return best.item_id
     return None
 
 
 def _item_in_text(tongban: Tongban, text: str, normal: str) -> Entity | None:
     """An item the text names plainly (社宝卡丢了 -> the loss report) that DIET did not tag."""
-    candidates = tongban.candidates(text)
-    if not is_confident(candidates):
-        return None
-    span = _span_of(candidates[0], normal)
+    best = clear_winner(tongban.candidates(text))
+    span = _span_of(best, normal) if best is not None else None
     if span is None:
         return None
-    best = candidates[0]
     return _added("item", span, best.item_id, confidence_entity=best.score)
 
 
