@@ -43,7 +43,7 @@ def test_misspelt_and_traditional_items_become_item_ids(tongban, text, surface, 
     ("text", "item_id", "surface"),
     [
         ("社保是云南交的，人在宁波，社宝卡丢了能在这边挂失吗", "social_security_card_loss_report", "社宝卡丢了"),
-        ("异地换架照要多少钱，多久能拿到", "driving_licence_renewal", "换架照"),
+        ("异地换架照要多少钱，多久能拿到", "driving_licence_renewal", "异地换架照"),
         ("外地罚单逾期不交会有滞纳金吗", "traffic_violation", "外地罚单"),
     ],
 )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Which item a citizen means: exact aliases, jieba word overlap and fuzzy matching for typos.
+"""Which item a citizen means: exact aliases, jieba word overlap, and homophones for typos.
 
 Returns ranked candidates with scores so the assistant can ask "您是想问以下哪一项？".
 """
@@ -9,18 +9,18 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jieba
 from pypinyin import lazy_pinyin
-from rapidfuzz import fuzz, process
 
 from tongban.kb.model import Item
 from tongban.text import compact
 
 EXACT_BASE, EXACT_SPAN = 0.75, 0.25  # exact alias hit: 0.83 (2 chars) .. 1.0 (6+ chars)
-# Typos in Chinese are mostly homophones from the pinyin keyboard (结昏, 身分证), so fuzzy matching
-# compares pinyin: a homophone scores 100, a different syllable in a short term falls below.
-FUZZY_MIN_RATIO, FUZZY_WEIGHT = 90, 0.95
+# Typos in Chinese are mostly homophones from the pinyin keyboard (结昏, 身分证): a term that sounds
+# exactly like part of the message counts almost as much as the term itself.
+HOMOPHONE_WEIGHT, MAX_SOUNDED = 0.97, 200
 WORDS_BASE, WORDS_SPAN, WORDS_MIN_SHARE = 0.45, 0.35, 0.5
 WORDS_DAMPING = 0.88
 QUERY_COVERAGE = 0.99  # every content word of a short message belongs to the item
@@ -113,11 +113,17 @@ class Candidate:
     item_id: str
     name: str
     score: float
-    matched: str  # the alias, word or fuzzy term that matched, for explanations and tests
+    matched: str  # the alias, words or homophone term that matched, for explanations and tests
 
 
-def _pinyin(text: str) -> str:
-    return " ".join(lazy_pinyin(text))
+@lru_cache(maxsize=8192)
+def _char_sound(char: str) -> str:
+    return lazy_pinyin(char)[0]
+
+
+def _sound(text: str) -> tuple[str, ...]:
+    """One syllable per character (each read alone, the same way in terms and messages)."""
+    return tuple(_char_sound(c) for c in text)
 
 
 def _term_key(term: str) -> str:
@@ -139,8 +145,12 @@ class ItemResolver:
                 if len(key) >= 2:
                     self.terms.setdefault(key, item.id)
         self.max_len = max(len(t) for t in self.terms)
-        self.fuzzy_terms = [t for t in self.terms if len(t) >= 3]
-        self._pinyin_terms = {_pinyin(t): t for t in self.fuzzy_terms}
+        # Terms of three or more characters by their sound, for homophone typos (结昏登记).
+        self._by_sound: dict[tuple[str, ...], str] = {}
+        for term in self.terms:
+            if len(term) >= 3:
+                self._by_sound.setdefault(_sound(term), term)
+        self._sound_lengths = sorted({len(k) for k in self._by_sound}, reverse=True)
         self._tokenizer: jieba.Tokenizer | None = None
         self._term_words: dict[str, list[tuple[str, frozenset[str]]]] = {}
         self._item_words: dict[str, frozenset[str]] = {}
@@ -185,23 +195,9 @@ class ItemResolver:
 
         for term in self._exact_hits(key):
             offer(self.terms[term], EXACT_BASE + EXACT_SPAN * min(len(term) / 6, 1.0), term)
-        if len(key) <= 80:
-            for spelled, ratio, _ in process.extract(
-                _pinyin(key),
-                list(self._pinyin_terms),
-                scorer=fuzz.partial_ratio,
-                limit=8,
-                score_cutoff=FUZZY_MIN_RATIO,
-            ):
-                term = self._pinyin_terms[spelled]
-                # partial_ratio rewards a short message inside a long alias; require the message to
-                # cover most of the term, so "结婚" alone does not fuzzily mean every marriage item.
-                if len(key) >= len(term) - 1:
-                    # Cubed: near-misses in pinyin (li hun vs jie hun) drop well below a homophone.
-                    # A term the message does not cover whole (补领结婚证 for 领结昏证) ranks
-                    # below one it does (领结婚证).
-                    covered = min(len(key) / len(term), 1.0)
-                    offer(self.terms[term], FUZZY_WEIGHT * (ratio / 100) ** 3 * covered, term)
+        for term in self._homophone_hits(key):
+            exact = EXACT_BASE + EXACT_SPAN * min(len(term) / 6, 1.0)
+            offer(self.terms[term], exact * HOMOPHONE_WEIGHT, term)
         # Shared words are weaker evidence than a whole alias (exact or with a typo): when some
         # item matched that way, items found only through shared words rank below it.
         word_weight = WORDS_DAMPING if scores else 1.0
@@ -226,6 +222,19 @@ class ItemResolver:
                     break
             else:
                 i += 1
+        return hits
+
+    def _homophone_hits(self, key: str) -> list[str]:
+        """Terms that sound exactly like a stretch of the message but are written differently:
+        the pinyin keyboard's typos (结昏, 身分证, 社宝卡). A near-miss in sound (li hun for
+        huan zheng) is a different word, not a typo."""
+        sounds = _sound(key[:MAX_SOUNDED])
+        hits = []
+        for length in self._sound_lengths:
+            for start in range(len(sounds) - length + 1):
+                term = self._by_sound.get(sounds[start : start + length])
+                if term is not None and key[start : start + length] != term:
+                    hits.append(term)
         return hits
 
     def _word_hits(self, key: str) -> list[tuple[str, float, str]]:
@@ -256,12 +265,19 @@ class ItemResolver:
 
 
 def is_confident(candidates: list[Candidate]) -> bool:
-    """One clear winner: high enough and not close to the runner-up, or the only fuzzy match."""
+    """One clear winner: high enough and not close to the runner-up, or the only match."""
     if not candidates:
         return False
     if len(candidates) == 1:
         return candidates[0].score >= SOLE_MATCH
     return candidates[0].score >= CONFIDENT and candidates[0].score - candidates[1].score >= MARGIN
+
+
+def find_by_sound(term: str, text: str) -> int:
+    """Where in the text a stretch sounds like the term (its homophone typo), or -1."""
+    target, sounds = _sound(term), _sound(text[:MAX_SOUNDED])
+    n = len(target)
+    return next((i for i in range(len(sounds) - n + 1) if sounds[i : i + n] == target), -1)
 
 
 def clear_winner(candidates: list[Candidate]) -> Candidate | None:

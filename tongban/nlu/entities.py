@@ -23,7 +23,7 @@ from rasa.shared.nlu.training_data.message import Message
 from tongban.assistant import Tongban
 from tongban.dates import parse_loose_date
 from tongban.regions import Mention
-from tongban.resolve import Candidate, clear_winner
+from tongban.resolve import Candidate, clear_winner, find_by_sound
 from tongban.text import same_length_normal_form
 from tongban.understanding import INTENT_KINDS
 
@@ -122,6 +122,8 @@ def _span_of(candidate: Candidate, normal: str) -> tuple[int, int] | None:
         return min(s for s, _ in positions), max(s + n for s, n in positions)
     term = candidate.matched
     start = normal.find(term)
+    if start < 0:
+        start = find_by_sound(term, normal)
     if start >= 0:
         return start, start + len(term)
     alignment = fuzz.partial_ratio_alignment(term, normal)
