@@ -34,11 +34,14 @@ class Settings:
     # Where the action server listens; loopback unless configured otherwise.
     actions_host: str = "127.0.0.1"
     ephemeral_secret: bool = False
+    # TONGBAN_WECHAT_* values that override the WeChat channel's credentials.yml entry
+    # (tongban/wechat/config.py), as (suffix in lower case, value) pairs.
+    wechat: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """TONGBAN_SECRET_KEY, TONGBAN_ACTION_TOKEN, TONGBAN_TRUSTED_PROXIES (comma-separated
-        addresses or networks), TONGBAN_ACTIONS_HOST."""
+        addresses or networks), TONGBAN_ACTIONS_HOST, TONGBAN_WECHAT_* (see tongban/wechat/config.py)."""
         env = os.environ if environ is None else environ
         secret = env.get("TONGBAN_SECRET_KEY", "").strip()
         ephemeral = not secret
@@ -56,6 +59,13 @@ class Settings:
             trusted_proxies=proxies,
             actions_host=env.get("TONGBAN_ACTIONS_HOST", "").strip() or "127.0.0.1",
             ephemeral_secret=ephemeral,
+            wechat=tuple(
+                sorted(
+                    (name.removeprefix("TONGBAN_WECHAT_").lower(), value.strip())
+                    for name, value in env.items()
+                    if name.startswith("TONGBAN_WECHAT_") and value.strip()
+                )
+            ),
         )
 
 
