@@ -64,6 +64,21 @@ def _parser() -> argparse.ArgumentParser:
     kb = sub.add_parser("kb", help="知识库维护")
     kb_sub = kb.add_subparsers(dest="kb_command", parser_class=_Parser)
     kb_sub.add_parser("check", help="检查知识库格式、引用、日期和来源")
+
+    sim = sub.add_parser(
+        "wechat-sim", help="模拟微信服务器与运行中的助手对话（签名、加密，打印回复和字节数）"
+    )
+    sim.add_argument("--url", default="http://127.0.0.1:5005/webhooks/wechat/webhook")
+    sim.add_argument("--credentials", default="credentials.yml", help="读取其中的微信设置")
+    sim.add_argument("--openid", help="用户的 OpenID（默认随机）")
+    sim.add_argument(
+        "--replay", type=int, default=1, choices=range(1, 4), help="每条投递几次（1-3）"
+    )
+    sim.add_argument("--stub-port", type=int, default=5156, help="客服消息接口替身的端口，0 不启动")
+    sim.add_argument(
+        "-m", "--message", action="append", help="要发送的消息（可多次；不给则交互输入）"
+    )
+    sub.add_parser("wechat-menu", help="输出公众号自定义菜单的 JSON（菜单接口的请求体）")
     return parser
 
 
@@ -91,6 +106,18 @@ def _run(args: argparse.Namespace) -> int:
         if args.kb_command != "check":
             raise BadArgument("请使用 tongban kb check")
         return _kb_check()
+    if args.command == "wechat-menu":
+        from tongban.wechat.menu import menu_json
+
+        print(menu_json())
+        return 0
+    if args.command == "wechat-sim":
+        from tongban.wechat import simulator
+
+        stub_port = args.stub_port or None
+        return simulator.main(
+            args.url, args.credentials, args.openid, args.replay, stub_port, args.message
+        )
     tongban = Tongban.load()
     if args.command == "ask":
         answer = tongban.ask(

@@ -275,3 +275,51 @@ async def _lines(lines: list[str] | None) -> Any:
             yield await loop.run_in_executor(None, input, "你> ")
         except (EOFError, KeyboardInterrupt):
             return
+
+
+def config_from_file(path: str) -> WeChatConfig:
+    """The WeChat entry of a credentials file, with the TONGBAN_WECHAT_* overrides applied."""
+    from pathlib import Path
+
+    import yaml
+
+    from tongban.errors import BadArgument
+    from tongban.settings import settings
+
+    try:
+        data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise BadArgument(f"无法读取 {path}：{type(exc).__name__}") from None
+    entry = data.get("tongban.channels.wechat.WeChatInput") if isinstance(data, dict) else None
+    if not isinstance(entry, dict):
+        raise BadArgument(f"{path} 里没有 tongban.channels.wechat.WeChatInput 的设置")
+    return WeChatConfig.from_credentials(entry, settings().wechat)
+
+
+def new_openid() -> str:
+    """A made-up OpenID of Tencent's length (28 characters)."""
+    return "oSim" + secrets.token_urlsafe(18)[:24]
+
+
+def main(
+    url: str = DEFAULT_URL,
+    credentials: str = "credentials.yml",
+    openid: str | None = None,
+    replay: int = 1,
+    stub_port: int | None = 5156,
+    messages: list[str] | None = None,
+    settle: float = 0.0,
+) -> int:
+    """`tongban wechat-sim`: 0 if every delivery got a 200, else 1."""
+    config = config_from_file(credentials)
+    openid = openid or new_openid()
+    print(f"模拟微信服务器 → {url}（{config.mode.value} 模式，用户 {openid}）", flush=True)
+    if stub_port is not None:
+        print(f"客服消息接口（替身）: http://127.0.0.1:{stub_port}", flush=True)
+    if messages and settle == 0.0 and stub_port is not None:
+        settle = 6.0  # a scripted run waits for late answers before it ends
+    try:
+        failed = asyncio.run(converse(url, config, messages, openid, replay, stub_port, settle))
+    except KeyboardInterrupt:
+        return 130
+    return 1 if failed else 0
