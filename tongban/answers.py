@@ -8,7 +8,7 @@ the body is one short list; everything else goes to collapsible details.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tongban.dates import format_date, server_as_of
 from tongban.eligibility import Assessment, Need, Verdict, assess
@@ -24,6 +24,7 @@ from tongban.kb.model import (
 )
 from tongban.kb.official import is_official_url
 from tongban.meaning import Clarification, Meaning, NotCovered, Overview, Question, QuestionKind
+from tongban.questions import presumes_cannot
 from tongban.regions import Place
 from tongban.reply import Eligibility, Meta, Option, Reply, Section, SectionKind, SourceView
 from tongban.resolve import Candidate
@@ -79,6 +80,9 @@ def answer_item(kb: KnowledgeBase, question: Question) -> Reply:
     fact = asked_fact(item, question.text, day)
     if fact is not None and not question.excluded:
         parts = _answer_with(fact, parts)
+    if presumes_cannot(question.text) and assessment.verdict is Verdict.YES:
+        # "养老保险不能跨省转吧": correct the belief before anything else.
+        parts = replace(parts, lead=fit(f"并不是不能办：{item.name}可以跨省办理。" + parts.lead))
     sections = list(parts.sections) + _common_sections(item, question, assessment)
     stage = assessment.stage or assessment.upcoming or assessment.previous
     source_ids = (fact.sources if fact else ()) + (stage.sources if stage else ()) + item.sources

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from tongban.answers import QuestionKind
+from tongban.meaning import QuestionKind
 from tongban.text import compact
 
 # Checked in this order: a message that asks both "can I" and "what to bring" gets the documents
@@ -51,3 +51,15 @@ def detect_kind(text: str) -> QuestionKind | None:
         if kind is QuestionKind.CAN and _CAN_PATTERN.search(key):
             return kind
     return None
+
+
+# "养老保险不能跨省转吧", "听说异地办不了", "是不是白交了": the message takes a "no" for granted.
+# A constraint of the person's own ("我没法回老家办") is not such a belief.
+_PRESUMED_NO = re.compile(
+    r"(听说|是不是|好像|应该|据说|难道|本来就|一直以为)[^，。？！,?!]{0,10}(不能|不可以|办不了|转不了|不行|没法|白交)"
+    r"|(不能|不可以|办不了|转不了|没法)[^，。？！,?!]{0,10}吧|白交"
+)
+
+
+def presumes_cannot(text: str) -> bool:
+    return bool(_PRESUMED_NO.search(compact(text)))

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from tongban.answers import asked_fact
 from tongban.dates import message_as_of, parse_date, parse_loose_date
 from tongban.errors import BadArgument
 from tongban.meaning import Clarification, Meaning, NotCovered, Overview, Question, QuestionKind
@@ -46,8 +47,11 @@ INTENT_KINDS = {
 # A candidate this far below the best is offered only if it is of the same category.
 PLAUSIBLE_MARGIN = 0.12
 MIN_OFFER = 0.6  # below this, a menu would offer guesses: say what can be asked instead
-LEAD_SCORE, LEAD_MARGIN = 0.65, 0.15
+LEAD_SCORE, LEAD_MARGIN = 0.65, 0.10
 MAX_ALSO = 2
+# A name this long in the message is not overruled by a fact of another item; a fact phrasing
+# this long, word for word, is what the message asks.
+PLAIN_NAME_LEN, PLAIN_ASK_LEN = 5, 4
 # "按2022年3月的政策", "2022年的时候": a date that sets which rules apply. A bare year ("我2019年领的
 # 结婚证丢了") is about the person's past, not the policy date, and is left alone.
 _POLICY_DATE_CUE = re.compile(
@@ -209,21 +213,21 @@ def _item(
             return NotCovered(service, as_of)
     value = _entity(hints, "item")
     if value in items:
-        return value, ()
+        return _asked_about(tongban, value, text, as_of)
     candidates = tongban.candidates(value) if value else text_candidates
     best = clear_winner(candidates)
     if best is not None:
-        return best.item_id, ()
+        return _asked_about(tongban, best.item_id, text, as_of)
     # "户口在江西" after a marriage question gives a place, not a new item: words like 户口 or
     # 医保 around a place (or 政策 around a date) must not replace the item being discussed.
     if memory.item in items and (not candidates or (not value and names_context)):
         return memory.item, ()
     offered = plausible(tongban, text_candidates)
-    best = clear_winner(offered)
+    best = clear_winner(offered) or _named(tongban, text, offered)
     if best is not None:
-        return best.item_id, ()
+        return _asked_about(tongban, best.item_id, text, as_of, offered)
     if leads(offered):
-        return offered[0].item_id, tuple(c.item_id for c in offered[1 : 1 + MAX_ALSO])
+        return _asked_about(tongban, offered[0].item_id, text, as_of, offered)
     scheme = tongban.scheme_in(text)
     if scheme is not None:
         return Overview(as_of, scheme)
@@ -232,6 +236,65 @@ def _item(
     if any(cue in compact(text) for cue in _PROGRAMME_CUES):
         return Overview(as_of)
     return Clarification((), as_of)
+
+
+def _named(tongban: Tongban, text: str, offered: list[Candidate]) -> Candidate | None:
+    """The one offered item the message names by a detail of its own (高血压 -> 门诊慢特病)."""
+    named = tongban.resolver.named_details(text)
+    chosen = [c for c in offered if c.item_id in named]
+    return chosen[0] if len(chosen) == 1 else None
+
+
+def _asked_about(
+    tongban: Tongban,
+    item_id: str,
+    text: str,
+    as_of: dt.date,
+    offered: list[Candidate] = (),
+) -> tuple[str, tuple[str, ...]]:
+    """The item, unless the message names it only loosely, the item holds no fact for what was
+    asked, and exactly one other item of its area holds a fact asked in so many words
+    ("外地嫁上海几年可以上户口" says 上户口, but asks about 落户 through marriage). The item that
+    lost is offered as a follow-up."""
+    items = tongban.kb.items
+    others = [c.item_id for c in offered if c.item_id != item_id]
+    kept = item_id, tuple(others[:MAX_ALSO])
+    if (
+        _named_plainly(tongban, item_id, text)
+        or asked_fact(items[item_id], text, as_of)
+        or item_id in tongban.resolver.named_details(text)
+    ):
+        return kept
+    holders = [
+        i.id
+        for i in items.values()
+        if i.category == items[item_id].category
+        and i.id != item_id
+        and _asks_in_words(i, text, as_of)
+    ]
+    if len(holders) != 1:
+        return kept
+    rest = [i for i in others if i != holders[0]]
+    return holders[0], tuple([item_id, *rest][:MAX_ALSO])
+
+
+def _named_plainly(tongban: Tongban, item_id: str, text: str) -> bool:
+    """The message contains the item's name or a long alias of it (临时身份证, 养老保险转到)."""
+    key = compact(text)
+    item = tongban.kb.items[item_id]
+    return any(len(t) >= PLAIN_NAME_LEN and compact(t) in key for t in (item.name, *item.aliases))
+
+
+def _asks_in_words(item, text: str, as_of: dt.date) -> bool:
+    """One of the item's facts is asked for with one of its phrasings, word for word; a phrasing
+    that is only a kind of question (怎么操作, 需要什么) says nothing about the item."""
+    key = compact(text)
+    return any(
+        len(ask) >= PLAIN_ASK_LEN and compact(ask) in key and detect_kind(ask) is None
+        for fact in item.facts
+        if fact.start <= as_of
+        for ask in fact.asks
+    )
 
 
 def plausible(tongban: Tongban, candidates: list[Candidate]) -> list[Candidate]:
