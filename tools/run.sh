@@ -65,6 +65,8 @@ cat <<MSG
   嵌入示例 / widget example: http://localhost:$RASA_PORT/webhooks/webchat/static/example-host.html
   REST 接口 / REST:        http://localhost:$RASA_PORT/webhooks/rest/webhook
   socket.io（网页聊天）:    http://localhost:$RASA_PORT/socket.io
+  微信公众号 / WeChat:      http://localhost:$RASA_PORT/webhooks/wechat/webhook（安全模式，演示设置；
+                            没有公众号可用 .venv/bin/tongban wechat-sim 对话）
   动作服务器 / actions:     http://localhost:$ACTIONS_PORT/health
   试一试 / try:
     curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
