@@ -73,19 +73,60 @@ def _words(text: str) -> list[str]:
     return jieba.lcut(text)
 
 
-def run(questions: list[dict] | None = None) -> list[Outcome]:
+# Intents the assistant answers from the knowledge base (data/rules/rules.yml); any other intent
+# (greet, out_of_scope, case_status ...) gets its own fixed reply, which names no service.
+ANSWERED_INTENTS = frozenset(
+    ["ask_can", "ask_documents", "ask_process", "ask_regions", "ask_time_fees",
+     "ask_department", "ask_overview", "ask_details", "inform"]
+)  # fmt: skip
+FALLBACK_INTENT = "nlu_fallback"
+
+
+def run(questions: list[dict] | None = None, model: Path | None = None) -> list[Outcome]:
+    """Each question as a fresh conversation's first message. With a model, the trained NLU
+    parses it first and its intent and entities reach the dialogue as in production; without,
+    the knowledge engine's own understanding alone."""
     from tongban import Tongban
-    from tongban.dialogue import Conversation, Memory, Turn
+    from tongban.dialogue import Conversation, Turn
 
     questions = questions or yaml.safe_load(REAL.read_text(encoding="utf-8"))["questions"]
     conversation = Conversation(Tongban.load(warm=True))
+    parsed = _parse(model, [q["text"] for q in questions]) if model else [None] * len(questions)
     out = []
-    for q in questions:
-        reply = conversation.respond(Turn(q["text"]), Memory()).reply
-        out.append(
-            Outcome(q["id"], q["topic"], q["split"], q["covered"], judge(q, reply), reply.meta.item)
-        )
+    for q, nlu in zip(questions, parsed, strict=True):
+        if nlu is None:
+            verdict, item = _judge_turn(conversation, q, Turn(q["text"]))
+        else:
+            intent = (nlu.get("intent") or {}).get("name")
+            turn = Turn(q["text"], intent, tuple(nlu.get("entities") or ()))
+            if intent in ANSWERED_INTENTS or intent == FALLBACK_INTENT:
+                verdict, item = _judge_turn(conversation, q, turn, intent == FALLBACK_INTENT)
+            else:
+                verdict, item = "unknown", None
+        out.append(Outcome(q["id"], q["topic"], q["split"], q["covered"], verdict, item))
     return out
+
+
+def _judge_turn(
+    conversation, question: dict, turn, fallback: bool = False
+) -> tuple[str, str | None]:
+    from tongban.dialogue import Memory
+
+    respond = conversation.fallback if fallback else conversation.respond
+    reply = respond(turn, Memory()).reply
+    return judge(question, reply), reply.meta.item
+
+
+def _parse(model: Path, texts: list[str]) -> list[dict]:
+    import asyncio
+
+    from rasa.core.agent import Agent
+
+    async def parse_all() -> list[dict]:
+        agent = Agent.load(str(model))
+        return [await agent.parse_message(t) for t in texts]
+
+    return asyncio.run(parse_all())
 
 
 def summary(outcomes: list[Outcome]) -> dict[str, dict]:
@@ -150,7 +191,8 @@ def section(figures: dict[str, dict]) -> list[str]:
 if __name__ == "__main__":
     import sys
 
-    outcomes = run()
+    model = ROOT / "models/tongban.tar.gz" if "--nlu" in sys.argv else None
+    outcomes = run(model=model)
     print("\n".join(section(summary(outcomes))))
     if "-v" in sys.argv:
         questions = {q["id"]: q for q in yaml.safe_load(REAL.read_text())["questions"]}

@@ -223,7 +223,11 @@ def _item(
     if memory.item in items and (not candidates or (not value and names_context)):
         return memory.item, ()
     offered = plausible(tongban, text_candidates)
-    best = clear_winner(offered) or _named(tongban, text, offered)
+    best = (
+        clear_winner(offered)
+        or _named(tongban, text, offered)
+        or _only_one_answers(tongban, text, offered, as_of)
+    )
     if best is not None:
         return _asked_about(tongban, best.item_id, text, as_of, offered)
     if leads(offered):
@@ -243,6 +247,15 @@ def _named(tongban: Tongban, text: str, offered: list[Candidate]) -> Candidate |
     named = tongban.resolver.named_details(text)
     chosen = [c for c in offered if c.item_id in named]
     return chosen[0] if len(chosen) == 1 else None
+
+
+def _only_one_answers(
+    tongban: Tongban, text: str, offered: list[Candidate], as_of: dt.date
+) -> Candidate | None:
+    """Of the items that fit about equally, the one holding a fact for what was asked
+    ("社保卡…必须本人才可以挂失吗": the loss report says who may report)."""
+    holders = [c for c in offered if asked_fact(tongban.kb.items[c.item_id], text, as_of)]
+    return holders[0] if len(holders) == 1 else None
 
 
 def _asked_about(
