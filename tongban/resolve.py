@@ -25,6 +25,9 @@ WORDS_BASE, WORDS_SPAN, WORDS_MIN_SHARE = 0.45, 0.35, 0.5
 WORDS_DAMPING = 0.88
 QUERY_COVERAGE = 0.99  # every content word of a short message belongs to the item
 CONFIDENT, MARGIN, MIN_SCORE = 0.8, 0.08, 0.5
+CATEGORY_SCORE = 0.6  # an area's name alone: enough for a menu, never for an answer
+VAGUE_CATEGORIES = frozenset(["其他"])
+NAMED_DETAIL_LEN = 3  # a word of this length used by one item's names only
 SOLE_MATCH = 0.58  # a lone candidate (say, one typo in a four-character name) is taken
 _PUNCT = re.compile(r"[\s\W_]+")
 # Words that say nothing about which item is meant.
@@ -37,6 +40,9 @@ _STOPWORDS = frozenset(
         "如何",
         "需要",
         "可以",
+        "能办",
+        "可办",
+        "哪边",
         "能",
         "吗",
         "呢",
@@ -145,6 +151,10 @@ class ItemResolver:
                 if len(key) >= 2:
                     self.terms.setdefault(key, item.id)
         self.max_len = max(len(t) for t in self.terms)
+        self._categories: dict[str, list[str]] = defaultdict(list)
+        for item in items.values():
+            if item.category not in VAGUE_CATEGORIES:
+                self._categories[_term_key(item.category)].append(item.id)
         # Terms of three or more characters by their sound, for homophone typos (结昏登记).
         self._by_sound: dict[tuple[str, ...], str] = {}
         for term in self.terms:
@@ -177,7 +187,20 @@ class ItemResolver:
                 df[word] += 1
         total = len(self.items)
         self._idf = {w: math.log(total / n) + 1.0 for w, n in df.items()}
+        self._owners = {
+            w: item_id
+            for item_id, words in self._item_words.items()
+            for w in words
+            if df[w] == 1 and len(w) >= NAMED_DETAIL_LEN
+        }
         self._tokenizer = tokenizer
+
+    def named_details(self, text: str) -> set[str]:
+        """Items the message names by a word only their own names use: 高血压 is one of the
+        门诊慢特病's diseases, so "那高血压门诊呢" is about that item."""
+        self.warm_up()
+        words = self._words(self._tokenizer, _term_key(text))
+        return {self._owners[w] for w in words if w in self._owners}
 
     @staticmethod
     def _words(tokenizer: jieba.Tokenizer, text: str) -> list[str]:
@@ -203,6 +226,12 @@ class ItemResolver:
         word_weight = WORDS_DAMPING if scores else 1.0
         for item_id, share, word in self._word_hits(key):
             offer(item_id, (WORDS_BASE + WORDS_SPAN * share) * word_weight, word)
+        # "婚姻登记可以跨省通办吗": a whole area is named, so its items are worth offering.
+        if not scores:
+            for category, members in self._categories.items():
+                if category in key:
+                    for item_id in members:
+                        offer(item_id, CATEGORY_SCORE, category)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1][0], kv[0]))
         return [
             Candidate(item_id, self.items[item_id].name, score, matched)
