@@ -251,7 +251,10 @@ async def converse(
                     continue
                 message = peer.open(text)
                 if message is None:
-                    print(f"{label}：success（答案稍后通过客服消息送达）\n", flush=True)
+                    print(
+                        f"{label}：success（没有被动回复；答案如未送达，稍后以客服消息送达）\n",
+                        flush=True,
+                    )
                 else:
                     _show(label, message.content)
         if settle:
@@ -284,7 +287,7 @@ def config_from_file(path: str) -> WeChatConfig:
     import yaml
 
     from tongban.errors import BadArgument
-    from tongban.settings import settings
+    from tongban.settings import Settings
 
     try:
         data = yaml.safe_load(Path(path).read_text("utf-8")) or {}
@@ -293,7 +296,8 @@ def config_from_file(path: str) -> WeChatConfig:
     entry = data.get("tongban.channels.wechat.WeChatInput") if isinstance(data, dict) else None
     if not isinstance(entry, dict):
         raise BadArgument(f"{path} 里没有 tongban.channels.wechat.WeChatInput 的设置")
-    return WeChatConfig.from_credentials(entry, settings().wechat)
+    # The simulator needs only the WeChat overrides, not the server secret settings() warns about.
+    return WeChatConfig.from_credentials(entry, Settings.from_env().wechat)
 
 
 def new_openid() -> str:
