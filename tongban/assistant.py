@@ -17,7 +17,7 @@ from tongban.kb.model import Scheme, UncoveredService
 from tongban.meaning import Question, QuestionKind
 from tongban.regions import Place, Role
 from tongban.reply import Reply
-from tongban.resolve import Candidate, ItemResolver, is_confident
+from tongban.resolve import Candidate, ItemResolver, clear_winner, find_by_sound, term_key
 from tongban.text import compact
 from tongban.understanding import Hints, Memory, understand
 
@@ -41,7 +41,7 @@ class Tongban:
         self.resolver = ItemResolver(kb.items)
         # Phrases of services the knowledge base does not hold, longest first.
         self._uncovered = sorted(
-            ((compact(p), s) for s in kb.uncovered.values() for p in s.phrases),
+            ((term_key(p), s) for s in kb.uncovered.values() for p in s.phrases),
             key=lambda pair: -len(pair[0]),
         )
         self._scheme_names = sorted(
@@ -82,7 +82,7 @@ class Tongban:
 
     def uncovered_in(self, text: str) -> tuple[UncoveredService, str] | None:
         """The not-held service a message names (its longest phrase), or None."""
-        key = compact(text)
+        key = term_key(text)
         return next(((s, p) for p, s in self._uncovered if p and p in key), None)
 
     def not_covered_service(
@@ -90,15 +90,18 @@ class Tongban:
     ) -> UncoveredService | None:
         """The not-held service the message is about, unless an item's own name or alias in the
         text is at least as specific ("公积金转移" beats 住房公积金 words; "买房提取公积金" is
-        the item's)."""
+        the item's). Only a name written in the message counts: words shared with some alias
+        (生孩子 with 外地生孩子出生证) do not outweigh the service the message names."""
         found = self.uncovered_in(text)
         if found is None:
             return None
         service, phrase = found
-        best = candidates[0] if candidates else None
-        if best and is_confident(candidates) and len(_term(best.matched)) > len(phrase):
-            return None
-        return service
+        best = clear_winner(candidates)
+        if best is None:
+            return service
+        term = _term(best.matched)
+        written = term in term_key(text) or find_by_sound(term, term_key(text)) >= 0
+        return None if written and len(term) > len(phrase) else service
 
     def scheme_in(self, text: str) -> Scheme | None:
         key = compact(text)

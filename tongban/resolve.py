@@ -132,7 +132,7 @@ def _sound(text: str) -> tuple[str, ...]:
     return tuple(_char_sound(c) for c in text)
 
 
-def _term_key(term: str) -> str:
+def term_key(term: str) -> str:
     return _PUNCT.sub("", compact(term))
 
 
@@ -147,14 +147,14 @@ class ItemResolver:
             # whose answer then says plainly that the case is not covered.
             phrases = [p for e in item.not_covered for p in e.phrases]
             for term in (item.name, *item.aliases, *phrases):
-                key = _term_key(term)
+                key = term_key(term)
                 if len(key) >= 2:
                     self.terms.setdefault(key, item.id)
         self.max_len = max(len(t) for t in self.terms)
         self._categories: dict[str, list[str]] = defaultdict(list)
         for item in items.values():
             if item.category not in VAGUE_CATEGORIES:
-                self._categories[_term_key(item.category)].append(item.id)
+                self._categories[term_key(item.category)].append(item.id)
         # Terms of three or more characters by their sound, for homophone typos (结昏登记).
         self._by_sound: dict[tuple[str, ...], str] = {}
         for term in self.terms:
@@ -199,15 +199,15 @@ class ItemResolver:
         """Items the message names by a word only their own names use: 高血压 is one of the
         门诊慢特病's diseases, so "那高血压门诊呢" is about that item."""
         self.warm_up()
-        words = self._words(self._tokenizer, _term_key(text))
+        words = self._words(self._tokenizer, term_key(text))
         return {self._owners[w] for w in words if w in self._owners}
 
     @staticmethod
     def _words(tokenizer: jieba.Tokenizer, text: str) -> list[str]:
-        return [w for w in tokenizer.lcut(_term_key(text)) if w.strip()]
+        return [w for w in tokenizer.lcut(term_key(text)) if w.strip()]
 
     def candidates(self, text: str, limit: int = 5) -> list[Candidate]:
-        key = _term_key(text)
+        key = term_key(text)
         if not key:
             return []
         scores: dict[str, tuple[float, str]] = {}
