@@ -147,7 +147,8 @@ def main() -> int:
     print("answer lengths ...", flush=True)
     facts["lengths"] = replies.lengths()
     print("real citizens' questions ...", flush=True)
-    facts["real"] = real.summary(real.run())
+    facts["real"] = real.summary(real.run(model=model))
+    facts["real_engine"] = real.summary(real.run())
 
     REPORT.write_text(_report(facts, scores, cv, speed, template_train, engine), encoding="utf-8")
     (OUT / "results.json").write_text(
@@ -292,7 +293,7 @@ def _report(facts, scores, cv, speed, template_train, engine) -> str:
             goal = real.TARGETS[key]
             sign = "≥" if higher else "≤"
             lines.append(
-                f"| real questions ({split}): {label} | {sign} {goal:.0%} | {f[key]:.0%} | {_mark(f[key], goal, higher)} |"
+                f"| real questions ({split}, with the NLU): {label} | {sign} {goal:.0%} | {f[key]:.0%} | {_mark(f[key], goal, higher)} |"
             )
     for name, f in facts.get("lengths", {}).items():
         for key in ("median", "p95"):
@@ -361,7 +362,7 @@ def _report(facts, scores, cv, speed, template_train, engine) -> str:
     if facts.get("lengths"):
         lines += replies.section(facts["lengths"])
     if facts.get("real"):
-        lines += real.section(facts["real"])
+        lines += real.section(facts["real"], facts.get("real_engine"), cv)
     lines += [
         "## The knowledge engine alone",
         "",

@@ -159,17 +159,57 @@ def _rate(outcomes: list[Outcome], verdict: str) -> float:
     return sum(o.verdict == verdict for o in outcomes) / len(outcomes) if outcomes else 0.0
 
 
-def section(figures: dict[str, dict]) -> list[str]:
+def section(
+    figures: dict[str, dict],
+    engine: dict[str, dict] | None = None,
+    cv: dict | None = None,
+    with_nlu: bool = True,
+) -> list[str]:
+    """The report's section: with the trained NLU in the loop (as in production), the knowledge
+    engine alone, and the cross-validation figure next to them."""
     lines = [
         "## Real citizens' questions (`bench/data/real_questions.yml`)",
         "",
         "Fully correct: the right service and every key fact of the question in the answer "
         f"(with its details; a fact counts when a passage matches it at ≥ {FACT_MATCH}% by "
-        f"rapidfuzz's partial ratio, or when the answer holds {WORD_SHARE:.0%} of the fact's words by "
-        "length, since the key facts are short paraphrases). Wrong service: an answer about another service. Honest not covered: "
-        "a service the knowledge base lacks is named and referred, not answered with another one. "
-        "The *aside* part was never used for tuning.",
+        f"rapidfuzz's partial ratio, or when the answer holds {WORD_SHARE:.0%} of the fact's "
+        "words by length, since the key facts are short paraphrases). Wrong service: an answer "
+        "about another service. Honest not covered: a service the knowledge base lacks is named "
+        "and referred, not answered with another one. Each question is a new conversation's first "
+        "message. The *aside* part was never used for tuning.",
         "",
+        "With the trained NLU first (intent and entities reach the dialogue as in production; an "
+        "intent the assistant answers with a fixed reply, such as out_of_scope, counts as "
+        "unknown):"
+        if with_nlu
+        else "The knowledge engine's own understanding alone (no NLU):",
+        "",
+        *_table(figures),
+    ]
+    if engine:
+        lines += [
+            "",
+            "The knowledge engine's own understanding alone (no NLU):",
+            "",
+            *_table(engine),
+        ]
+    if cv:
+        lines += [
+            "",
+            f"Next to it: 5-fold cross-validation intent accuracy {cv['intent_accuracy']:.1%} "
+            f"(measured {cv.get('date', '?')}; see the cross-validation section).",
+        ]
+    lines += ["", "By topic (development part, as in the first table): counts of each outcome.", ""]
+    kinds = ("correct", "partial", "wrong_service", "menu", "not_covered", "unknown")
+    lines += ["| topic | n | " + " | ".join(kinds) + " |", "|---|---|" + "---|" * len(kinds)]
+    for topic, counts in figures["dev"]["topics"].items():
+        cells = " | ".join(str(counts.get(k, 0)) for k in kinds)
+        lines.append(f"| {topic} | {counts['n']} | {cells} |")
+    return [*lines, ""]
+
+
+def _table(figures: dict[str, dict]) -> list[str]:
+    lines = [
         "| part | n | fully correct (covered) | partly (right service) | wrong service | menus | "
         "honest not covered (uncovered) |",
         "|---|---|---|---|---|---|---|",
@@ -179,13 +219,7 @@ def section(figures: dict[str, dict]) -> list[str]:
             f"| {split} | {f['n']} ({f['covered']} covered) | {f['correct']:.0%} | "
             f"{f['partial']:.0%} | {f['wrong']:.0%} | {f['menu']:.0%} | {f['not_covered']:.0%} |"
         )
-    lines += ["", "By topic (development part): counts of each outcome.", ""]
-    kinds = ("correct", "partial", "wrong_service", "menu", "not_covered", "unknown")
-    lines += ["| topic | n | " + " | ".join(kinds) + " |", "|---|---|" + "---|" * len(kinds)]
-    for topic, counts in figures["dev"]["topics"].items():
-        cells = " | ".join(str(counts.get(k, 0)) for k in kinds)
-        lines.append(f"| {topic} | {counts['n']} | {cells} |")
-    return [*lines, ""]
+    return lines
 
 
 if __name__ == "__main__":
@@ -193,7 +227,7 @@ if __name__ == "__main__":
 
     model = ROOT / "models/tongban.tar.gz" if "--nlu" in sys.argv else None
     outcomes = run(model=model)
-    print("\n".join(section(summary(outcomes))))
+    print("\n".join(section(summary(outcomes), with_nlu=model is not None)))
     if "-v" in sys.argv:
         questions = {q["id"]: q for q in yaml.safe_load(REAL.read_text())["questions"]}
         for o in outcomes:
