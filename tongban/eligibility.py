@@ -72,6 +72,7 @@ def assess(item: Item, day: dt.date, home: Place | None, at: Place | None) -> As
     checks["both"] = checks["home"] + checks["at"]
     needs: list[Need] = []
     outside: Place | None = None
+    in_part: Place | None = None  # inside a place where the stage runs only in some part
     for place, need_place, need_city in checks[item.place_rule]:
         if place is None:
             needs.append(need_place)
@@ -81,19 +82,39 @@ def assess(item: Item, day: dt.date, home: Place | None, at: Place | None) -> As
             needs.append(need_city)
         elif not inside:
             outside = outside or place
+        elif in_part_of(stage, place):
+            in_part = in_part or place
     if outside is not None:
         later = next((s for s in item.stages if s.start > day and in_scope(s, outside)), None)
         # A partial list names the places known to be covered, not the only ones.
         verdict = Verdict.NO if stage.complete else Verdict.NOT_CONFIRMED
         return Assessment(verdict, stage, previous, upcoming, later, outside=outside)
+    if stage.partly_everywhere and not needs:
+        # A roll-out somewhere in the country: no place is known to be covered.
+        place = at if item.place_rule != "home" else home
+        return Assessment(Verdict.NOT_CONFIRMED, stage, previous, upcoming, outside=place)
+    if in_part is not None and not needs:
+        later = next(
+            (
+                s
+                for s in item.stages
+                if s.start > day and in_scope(s, in_part) and not in_part_of(s, in_part)
+            ),
+            None,
+        )
+        return Assessment(Verdict.NOT_CONFIRMED, stage, previous, upcoming, later, outside=in_part)
     if needs:
         return Assessment(Verdict.UNKNOWN, stage, previous, upcoming, needs=tuple(needs))
     return Assessment(Verdict.YES, stage, previous, upcoming)
 
 
 def in_scope(stage: Stage, place: Place) -> bool | None:
-    """True, False, or None when the place names a province and the stage lists its cities."""
+    """True, False, or None when the place names a province and the stage lists its cities.
+
+    True includes places inside a `partly` entry (see `in_part_of`)."""
     if stage.nationwide:
+        return True
+    if stage.partly_everywhere:
         return True
     results = [covers(scope, place) for scope in stage.regions]
     if any(r is True for r in results):
@@ -101,3 +122,16 @@ def in_scope(stage: Stage, place: Place) -> bool | None:
     if any(r is None for r in results):
         return None
     return False
+
+
+def in_part_of(stage: Stage, place: Place) -> bool:
+    """Whether `place` is covered only through a `partly` entry: the stage runs somewhere there,
+    not known where. A place also inside a fully covered entry is not."""
+    if stage.partly_everywhere:
+        return True
+    if not stage.partly:
+        return False
+    full = [scope for scope in stage.regions if scope not in stage.partly]
+    if any(covers(scope, place) is True for scope in full):
+        return False
+    return any(covers(scope, place) is not False for scope in stage.partly)

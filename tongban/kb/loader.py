@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -49,7 +50,8 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ITEM_KEYS = (
     "id", "name", "aliases", "category", "department", "modes", "channels", "place_rule", "summary",
     "steps", "documents", "eligibility", "time_limit", "fees", "validity", "notes", "not_covered",
-    "sources", "valid_from", "last_verified", "related", "stages", "editor_note", "facts",
+    "sources", "valid_from", "valid_from_confirmed", "last_verified", "related", "stages",
+    "editor_note", "facts",
 )  # fmt: skip
 STAGE_KEYS = (
     "id",
@@ -57,6 +59,7 @@ STAGE_KEYS = (
     "from",
     "until",
     "regions",
+    "partly",
     "scope",
     "summary",
     "documents",
@@ -340,7 +343,16 @@ class _Builder:
             notes=r.texts("notes", False), not_covered=self._exclusions(r),
             related=r.texts("related", False), editor_note=r.text("editor_note", False),
             facts=self._question_facts(r, valid_from),
+            valid_from_confirmed=self._flag(r, "valid_from_confirmed"),
         )  # fmt: skip
+
+    @staticmethod
+    def _flag(r: Record, key: str) -> bool:
+        value = r.data.get(key, False)
+        if not isinstance(value, bool):
+            r._error(key, f"“{value}”不是 true 或 false", f"写成 {key}: true，或删掉这一行")
+            return False
+        return value
 
     def _question_facts(self, r: Record, valid_from: dt.date | None) -> tuple[QuestionFact, ...]:
         """facts: [{text, asks, sources, from?}]: answers to specific questions."""
@@ -397,17 +409,32 @@ class _Builder:
         sources = r.texts("sources")
         self._need_sources(r, sources)
         start, end = r.date("from"), r.date("until", required=False)
-        regions = self._places(r, "regions")
+        has_partly = "partly" in r.data
+        # partly: places where the stage runs only in some part (not known which); [全国] = a
+        # roll-out somewhere in the country. regions may then be left out.
+        partly = self._places(r, "partly") if has_partly else ()
+        everywhere = has_partly and partly == ()
+        regions = self._places(r, "regions") if "regions" in r.data or not has_partly else ()
+        if has_partly and "regions" in r.data and regions == ():
+            r._error("regions", "写了 partly 时 regions 不能是“全国”", "regions 只写全面实施的地区")
+        elif everywhere and regions:
+            r._error(
+                "partly",
+                "partly: [全国] 不能和具体地区同时写",
+                "删掉 regions，或把 partly 改成具体地区",
+            )
+        listed = tuple(regions or ()) + tuple(p for p in partly or () if p not in (regions or ()))
         eligibility = r.texts("eligibility", False) if "eligibility" in r.data else None
         stage = Stage(
-            id=r.identifier(), name=r.text("name"), start=start, end=end, regions=regions or (),
+            id=r.identifier(), name=r.text("name"), start=start, end=end, regions=listed,
             summary=r.text("summary"), sources=sources, documents=self._documents(r, "documents", False),
             eligibility=eligibility, editor_note=r.text("editor_note", False),
             scope=r.choice("scope", SCOPES) if "scope" in r.data else None,
+            partly=tuple(partly or ()), partly_everywhere=everywhere,
         )  # fmt: skip
         if start and end and end < start:
             r._error("until", f"结束日期 {end} 早于开始日期 {start}", "请检查两个日期")
-        return stage if start and regions is not None else None
+        return stage if start and regions is not None and partly is not None else None
 
     def _check_timeline(self, r: Record, stages: tuple[Stage, ...]) -> None:
         for index, (prev, cur) in enumerate(itertools.pairwise(stages), start=1):
@@ -591,7 +618,89 @@ def knowledge_todos(kb: KnowledgeBase) -> list[str]:
                     f"{item.file} · {label}：只有转载来源（{'、'.join(s.id for s in sources)}），"
                     "请补充政府网站或中央媒体的来源"
                 )
+    for item, label, sources in weak_only_facts(kb):
+        todos.append(
+            f"{item.file} · {label}：只有D级来源（{'、'.join(s.id for s in sources)}），不能当作已确认的事实："
+            "请补充官方文件或中央媒体的来源；找到之前，群众看到的文字要说明以办理机关为准，"
+            "并列入 knowledge/README.md 的“待核实”"
+        )
     return todos
+
+
+def item_source_ids(item: Item) -> list[str]:
+    """Every source an item cites: item-level, its stages' and its question facts'."""
+    ids = list(item.sources)
+    for stage in item.stages:
+        ids += stage.sources
+    for fact in item.facts:
+        ids += fact.sources
+    return list(dict.fromkeys(ids))
+
+
+def _valid_from_problems(kb: KnowledgeBase) -> list[str]:
+    """An item's valid_from equal to a cited source's date is usually a page's publication date,
+    not the date the rules apply from; flagged unless the editor marked it as confirmed."""
+    problems = []
+    for item in kb.items.values():
+        if item.valid_from_confirmed:
+            continue
+        same = [
+            s.id
+            for s in kb.sources_for(item_source_ids(item))
+            if s.date == item.valid_from.isoformat()
+        ]
+        if same:
+            problems.append(
+                f"{item.file} · 事项 {item.id} · 字段 valid_from：{item.valid_from} 与来源"
+                f"（{'、'.join(same)}）的日期相同，可能是网页或报道的发布日期，而不是规定开始适用的日期："
+                "请改成规定的施行或实施日期；确认两者确是同一天的，写 valid_from_confirmed: true，"
+                "并在 editor_note 里说明依据"
+            )
+    return problems
+
+
+def normalized_url(url: str) -> str:
+    """The form two addresses are compared in: no scheme, no www., no trailing slash, lower-case host."""
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    path = parts.path.rstrip("/")
+    return host + path + (f"?{parts.query}" if parts.query else "")
+
+
+def _duplicate_url_problems(kb: KnowledgeBase) -> list[str]:
+    """Two source ids for one address: one document catalogued twice."""
+    owners: dict[str, str] = {}
+    problems = []
+    for source in kb.sources.values():
+        if not source.url:
+            continue
+        key = normalized_url(source.url)
+        if key in owners:
+            problems.append(
+                f"来源“{source.id}”和“{owners[key]}”的网址相同（{source.url}）：同一份资料只能有一条来源，"
+                f"请删掉一条，并把引用改成留下的 id"
+            )
+        else:
+            owners[key] = source.id
+    return problems
+
+
+HARD_FACT_GROUPS = "事项级事实（步骤、材料、条件、时限）"
+
+
+def weak_only_facts(kb: KnowledgeBase) -> list[tuple[Item, str, list[Source]]]:
+    """Hard facts (item-level facts, a stage's dates and places, a question fact) whose every
+    source is grade D: (item, label, sources)."""
+    out = []
+    for item in kb.items.values():
+        groups = [(HARD_FACT_GROUPS, item.sources)]
+        groups += [(f"阶段 {s.id}", s.sources) for s in item.stages]
+        groups += [(f"问答事实“{f.text[:16]}…”", f.sources) for f in item.facts]
+        for label, ids in groups:
+            sources = kb.sources_for(ids)
+            if sources and all(source.grade == "D" for source in sources):
+                out.append((item, label, sources))
+    return out
 
 
 def _editorial_problems(kb: KnowledgeBase) -> list[str]:

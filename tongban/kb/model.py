@@ -92,7 +92,7 @@ class Stage:
     name: str
     start: dt.date
     end: dt.date | None
-    regions: tuple[Place, ...]  # empty means nationwide
+    regions: tuple[Place, ...]  # empty means nationwide (unless `partly_everywhere`)
     summary: str
     sources: tuple[str, ...]
     documents: tuple[DocumentNeed, ...] | None = None
@@ -101,10 +101,15 @@ class Stage:
     # Undeclared lists are treated as partial: a place outside them is "not confirmed", never "no".
     scope: str | None = None
     editor_note: str = ""
+    # Places in `regions` where the stage runs only in some part, not known which (one pilot city
+    # per province): a place inside them is "not confirmed", never "yes".
+    partly: tuple[Place, ...] = ()
+    # `partly: [全国]`: a roll-out somewhere in the country, no place known to be covered.
+    partly_everywhere: bool = False
 
     @property
     def nationwide(self) -> bool:
-        return not self.regions
+        return not self.regions and not self.partly_everywhere
 
     @property
     def complete(self) -> bool:
@@ -114,7 +119,10 @@ class Stage:
         return self.start <= day and (self.end is None or day <= self.end)
 
     def region_names(self) -> str:
-        return NATIONWIDE if self.nationwide else "、".join(p.label for p in self.regions)
+        if self.nationwide:
+            return NATIONWIDE
+        names = [p.label + ("（部分地区）" if p in self.partly else "") for p in self.regions]
+        return "、".join(names) or f"{NATIONWIDE}部分地区"
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,9 @@ class Item:
     related: tuple[str, ...] = ()
     editor_note: str = ""
     facts: tuple[QuestionFact, ...] = ()
+    # The editor checked that valid_from is the date the rules apply from, although a cited
+    # source carries the same date (a regulation in force on the day it is published).
+    valid_from_confirmed: bool = False
 
     def stage_on(self, day: dt.date) -> Stage | None:
         return next((s for s in self.stages if s.active_on(day)), None)
