@@ -284,17 +284,7 @@ def _report(facts, scores, cv, speed, template_train, engine) -> str:
     lines.append(
         f"| training time | ≤ 5 min | {facts['train_s'] / 60:.1f} min | {_mark(facts['train_s'], TARGETS['train_s'], False)} |"
     )
-    for split, f in facts.get("real", {}).items():
-        for key, label, higher in (
-            ("correct", "fully correct", True),
-            ("wrong", "wrong service", False),
-            ("not_covered", "honest not covered", True),
-        ):
-            goal = real.TARGETS[key]
-            sign = "≥" if higher else "≤"
-            lines.append(
-                f"| real questions ({split}, with the NLU): {label} | {sign} {goal:.0%} | {f[key]:.0%} | {_mark(f[key], goal, higher)} |"
-            )
+    lines += real.target_rows(facts.get("real", {}))
     for name, f in facts.get("lengths", {}).items():
         for key in ("median", "p95"):
             limit = replies.TARGETS[key]

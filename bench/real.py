@@ -222,11 +222,68 @@ def _table(figures: dict[str, dict]) -> list[str]:
     return lines
 
 
+def refresh_report(figures: dict, engine: dict, report: Path = ROOT / "bench/REPORT.md") -> None:
+    """Replace the real-question section and target rows of an existing report with new figures
+    (the rest of the report keeps its own date), saying when the section was measured."""
+    import datetime as dt
+
+    when = dt.datetime.now().isoformat(timespec="minutes")
+    cv = _cross_validation(when)
+    new_section = section(figures, engine, cv)
+    new_section.insert(1, f"\n*Measured {when} by `python -m bench.real --nlu --report`.*")
+    lines = report.read_text(encoding="utf-8").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("## Real citizens"))
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("## "))
+    lines[start:end] = new_section
+    rows = [i for i, line in enumerate(lines) if line.startswith("| real questions (")]
+    lines[rows[0] : rows[-1] + 1] = target_rows(figures)
+    report.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _cross_validation(when: str) -> dict | None:
+    """The full bench's last cross-validation, or (with --cv) a new run of it (about 20 min)."""
+    import json
+    import sys
+
+    from bench import nlu
+
+    out = ROOT / "bench/out"
+    if "--cv" in sys.argv:
+        cv = {**nlu.cross_validation(out / "cv"), "date": when}
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "cv.json").write_text(json.dumps(cv, ensure_ascii=False, indent=2))
+        return cv
+    for path in (out / "cv.json", out / "results.json"):
+        if path.exists():
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return data.get("cv", data)
+    return None
+
+
+def target_rows(figures: dict) -> list[str]:
+    rows = []
+    for split, f in figures.items():
+        for key, label, higher in (
+            ("correct", "fully correct", True),
+            ("wrong", "wrong service", False),
+            ("not_covered", "honest not covered", True),
+        ):
+            goal, sign = TARGETS[key], "≥" if higher else "≤"
+            met = f[key] >= goal if higher else f[key] <= goal
+            rows.append(
+                f"| real questions ({split}, with the NLU): {label} | {sign} {goal:.0%} | "
+                f"{f[key]:.0%} | {'✅' if met else '❌'} |"
+            )
+    return rows
+
+
 if __name__ == "__main__":
     import sys
 
     model = ROOT / "models/tongban.tar.gz" if "--nlu" in sys.argv else None
     outcomes = run(model=model)
+    if "--report" in sys.argv and model is not None:
+        refresh_report(summary(outcomes), summary(run()))
     print("\n".join(section(summary(outcomes), with_nlu=model is not None)))
     if "-v" in sys.argv:
         questions = {q["id"]: q for q in yaml.safe_load(REAL.read_text())["questions"]}
