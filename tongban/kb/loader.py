@@ -712,6 +712,7 @@ def _editorial_problems(kb: KnowledgeBase) -> list[str]:
         for key, text in citizen_texts(item)
         if EDITOR_PHRASES.search(text)
     ]
+    problems += _valid_from_problems(kb) + _duplicate_url_problems(kb)
     used_sources: set[str] = set()
     used_docs: set[str] = set()
     used_channels: set[str] = set()
