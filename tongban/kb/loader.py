@@ -618,6 +618,16 @@ def knowledge_todos(kb: KnowledgeBase) -> list[str]:
                     f"{item.file} · {label}：只有转载来源（{'、'.join(s.id for s in sources)}），"
                     "请补充政府网站或中央媒体的来源"
                 )
+    for item in kb.items.values():
+        for stage in item.stages:
+            same = [
+                s.id for s in kb.sources_for(stage.sources) if s.date == stage.start.isoformat()
+            ]
+            if same and not stage.editor_note:
+                todos.append(
+                    f"{item.file} · 阶段 {stage.id}：起始日 {stage.start} 与来源（{'、'.join(same)}）的日期相同，"
+                    "可能是网页或报道的发布日期：请核对规定从哪天开始适用，并在 editor_note 里写明依据"
+                )
     for item, label, sources in weak_only_facts(kb):
         todos.append(
             f"{item.file} · {label}：只有D级来源（{'、'.join(s.id for s in sources)}），不能当作已确认的事实："
