@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -79,10 +80,26 @@ def _parser() -> argparse.ArgumentParser:
         "-m", "--message", action="append", help="要发送的消息（可多次；不给则交互输入）"
     )
     sub.add_parser("wechat-menu", help="输出公众号自定义菜单的 JSON（菜单接口的请求体）")
+
+    staff = sub.add_parser("staff", help="热线工作台的坐席和管理员账号")
+    staff_sub = staff.add_subparsers(dest="staff_command", parser_class=_Parser)
+    staff_add = staff_sub.add_parser("add", help="新建账号（提示输入密码）")
+    staff_add.add_argument("name", help="账号名：2-32 个字母、数字、. _ -")
+    staff_add.add_argument("--role", choices=["agent", "admin"], default="agent", help="角色")
+    staff_add.add_argument(
+        "--password-stdin", action="store_true", help="从标准输入读取密码（供脚本使用）"
+    )
+    staff_pw = staff_sub.add_parser("passwd", help="重设密码（该账号已登录的会话全部失效）")
+    staff_pw.add_argument("name")
+    staff_pw.add_argument("--password-stdin", action="store_true")
+    staff_sub.add_parser("list", help="列出账号")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # jieba logs "Building prefix dict ..." at DEBUG on first use; agents want only the answer.
+    # Its warnings and errors still reach the terminal.
+    logging.getLogger("jieba").setLevel(logging.WARNING)
     try:
         args = _parser().parse_args(argv)
         return _run(args)
@@ -106,6 +123,8 @@ def _run(args: argparse.Namespace) -> int:
         if args.kb_command != "check":
             raise BadArgument("请使用 tongban kb check")
         return _kb_check()
+    if args.command == "staff":
+        return _staff(args)
     if args.command == "wechat-menu":
         from tongban.wechat.menu import menu_json
 
@@ -176,6 +195,52 @@ def _cases_import(path: Path) -> int:
         print(f"没有导入任何记录（共 {len(failure.problems)} 处问题）。", file=sys.stderr)
         return EXIT_USAGE
     print(f"导入完成：新增 {added} 条，更新 {updated} 条。")
+    return 0
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    first = getpass.getpass("密码：")
+    if getpass.getpass("再输入一次：") != first:
+        raise BadArgument("两次输入的密码不一致")
+    return first
+
+
+def _staff(args: argparse.Namespace) -> int:
+    import re
+
+    from tongban.console.passwords import hash_password, password_problem
+    from tongban.console.stores import NAME_PATTERN, ConsoleStores, Staff
+    from tongban.settings import settings
+
+    stores = ConsoleStores.sqlite(settings().console_db)
+    if args.staff_command == "list":
+        for staff in stores.staff.all():
+            print(f"{staff.name}\t{staff.role}" + ("" if staff.active else "\t已停用"))
+        return 0
+    if args.staff_command not in ("add", "passwd"):
+        raise BadArgument("请使用 tongban staff add NAME --role agent|admin")
+    if not re.fullmatch(NAME_PATTERN, args.name):
+        raise BadArgument("账号名只能是 2-32 个字母、数字、. _ -")
+    exists = stores.staff.get(args.name) is not None
+    if args.staff_command == "add" and exists:
+        raise BadArgument(f"账号“{args.name}”已存在（重设密码用 tongban staff passwd）")
+    if args.staff_command == "passwd" and not exists:
+        raise BadArgument(f"没有账号“{args.name}”")
+    password = _read_password(args.password_stdin)
+    problem = password_problem(password)
+    if problem:
+        raise BadArgument(problem)
+    if args.staff_command == "add":
+        stores.staff.add(Staff(args.name, args.role, hash_password(password)))
+        print(f"已创建{'管理员' if args.role == 'admin' else '坐席'}账号 {args.name}。")
+    else:
+        stores.staff.set_password(args.name, hash_password(password))
+        stores.sessions.delete_for(args.name)
+        print(f"已重设 {args.name} 的密码，原有登录已失效。")
     return 0
 
 

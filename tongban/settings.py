@@ -37,11 +37,49 @@ class Settings:
     # TONGBAN_WECHAT_* values that override the WeChat channel's credentials.yml entry
     # (tongban/wechat/config.py), as (suffix in lower case, value) pairs.
     wechat: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    # The hotline console (tongban/console): its database (staff, sessions, audit log, counters),
+    # minutes without a request before a session ends, whether its cookies need HTTPS (set it
+    # behind a TLS proxy), and where the socket.io channel notes what each rated answer said.
+    console_db: str = "var/console.db"
+    console_idle_minutes: int = 30
+    console_secure_cookie: bool = False
+    answers_db: str = "var/answers.db"
+    # Human handoff (tongban/handoff): its database (queue, owners, agents' messages, callback
+    # requests) and the service hours of the hotline agents ("mon-fri 09:00-17:00", "always",
+    # "never"; tongban/handoff/hours.py), read in `handoff_timezone`.
+    handoff_db: str = "var/handoff.db"
+    handoff_hours: str = "mon-fri 09:00-17:00"
+    handoff_timezone: str = "Asia/Shanghai"
+    # Shared state for several Rasa instances (the cluster profile, `make run-cluster`). Each
+    # backend is chosen by name, like Rasa's LockStore.create from endpoints.yml: the embedded
+    # default ("sqlite" / "memory") or the shared one ("sql" = PostgreSQL, "redis"), or a dotted
+    # class path with a `from_settings(settings)` class method. Setting TONGBAN_DATABASE_URL /
+    # TONGBAN_REDIS_URL alone switches every backend that has a shared version to it.
+    database_url: str | None = field(default=None, repr=False)  # postgresql://host:5432/db
+    redis_url: str | None = field(default=None, repr=False)  # redis://host:6379/0
+    cases_backend: str = "sqlite"  # sqlite | http | sql
+    cases_db: str = "var/cases.db"  # the SQLite file (cases and, embedded, the counters)
+    cases_url: str = ""
+    cases_token: str | None = field(default=None, repr=False)
+    cases_timeout: float = 3.0
+    cases_retries: int = 2
+    counter_backend: str = "sqlite"  # case-verification failure counters: sqlite | redis
+    feedback_backend: str = "sqlite"  # 好差评 ratings: sqlite | sql
+    reply_log_backend: str = "memory"  # socket.io answered turns: memory | redis
+    socketio_manager: str = "memory"  # socket.io client manager: memory | redis
+    wechat_store: str = "memory"  # WeChat dedup, nonces, numbered options, quota: memory | redis
+    key_prefix: str = "tongban"  # Redis keys and PostgreSQL table names start with it
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """TONGBAN_SECRET_KEY, TONGBAN_ACTION_TOKEN, TONGBAN_TRUSTED_PROXIES (comma-separated
-        addresses or networks), TONGBAN_ACTIONS_HOST, TONGBAN_WECHAT_* (see tongban/wechat/config.py)."""
+        addresses or networks), TONGBAN_ACTIONS_HOST, TONGBAN_WECHAT_* (see tongban/wechat/config.py),
+        TONGBAN_CONSOLE_DB, TONGBAN_CONSOLE_IDLE_MINUTES, TONGBAN_CONSOLE_SECURE_COOKIE (1/true),
+        TONGBAN_ANSWERS_DB; shared state: TONGBAN_DATABASE_URL, TONGBAN_REDIS_URL,
+        TONGBAN_CASES_BACKEND, TONGBAN_CASES_DB, TONGBAN_CASES_URL, TONGBAN_CASES_TOKEN,
+        TONGBAN_CASES_TIMEOUT, TONGBAN_CASES_RETRIES, TONGBAN_COUNTER_BACKEND,
+        TONGBAN_FEEDBACK_BACKEND, TONGBAN_REPLY_LOG_BACKEND, TONGBAN_SOCKETIO_MANAGER,
+        TONGBAN_WECHAT_STORE, TONGBAN_KEY_PREFIX (see the fields above)."""
         env = os.environ if environ is None else environ
         secret = env.get("TONGBAN_SECRET_KEY", "").strip()
         ephemeral = not secret
@@ -59,6 +97,15 @@ class Settings:
             trusted_proxies=proxies,
             actions_host=env.get("TONGBAN_ACTIONS_HOST", "").strip() or "127.0.0.1",
             ephemeral_secret=ephemeral,
+            console_db=env.get("TONGBAN_CONSOLE_DB", "").strip() or "var/console.db",
+            console_idle_minutes=_minutes(env.get("TONGBAN_CONSOLE_IDLE_MINUTES"), 30),
+            console_secure_cookie=env.get("TONGBAN_CONSOLE_SECURE_COOKIE", "").strip().lower()
+            in ("1", "true", "yes"),
+            answers_db=env.get("TONGBAN_ANSWERS_DB", "").strip() or "var/answers.db",
+            handoff_db=env.get("TONGBAN_HANDOFF_DB", "").strip() or "var/handoff.db",
+            handoff_hours=env.get("TONGBAN_HANDOFF_HOURS", "").strip() or "mon-fri 09:00-17:00",
+            handoff_timezone=env.get("TONGBAN_HANDOFF_TIMEZONE", "").strip() or "Asia/Shanghai",
+            **_shared_state(env),
             wechat=tuple(
                 sorted(
                     (name.removeprefix("TONGBAN_WECHAT_").lower(), value.strip())
@@ -67,6 +114,38 @@ class Settings:
                 )
             ),
         )
+
+
+def _shared_state(env: Mapping[str, str]) -> dict:
+    def get(name: str, default: str = "") -> str:
+        return env.get(f"TONGBAN_{name}", "").strip() or default
+
+    database, redis = get("DATABASE_URL") or None, get("REDIS_URL") or None
+    sql_default = "sql" if database else "sqlite"
+    return {
+        "database_url": database,
+        "redis_url": redis,
+        "cases_backend": get("CASES_BACKEND", sql_default).lower(),
+        "cases_db": get("CASES_DB", "var/cases.db"),
+        "cases_url": get("CASES_URL"),
+        "cases_token": get("CASES_TOKEN") or None,
+        "cases_timeout": float(get("CASES_TIMEOUT", "3")),
+        "cases_retries": int(get("CASES_RETRIES", "2")),
+        "counter_backend": get("COUNTER_BACKEND", "redis" if redis else "sqlite").lower(),
+        "feedback_backend": get("FEEDBACK_BACKEND", sql_default).lower(),
+        "reply_log_backend": get("REPLY_LOG_BACKEND", "redis" if redis else "memory").lower(),
+        "socketio_manager": get("SOCKETIO_MANAGER", "redis" if redis else "memory").lower(),
+        "wechat_store": get("WECHAT_STORE", "redis" if redis else "memory").lower(),
+        "key_prefix": get("KEY_PREFIX", "tongban"),
+    }
+
+
+def _minutes(value: str | None, default: int) -> int:
+    try:
+        minutes = int((value or "").strip())
+    except ValueError:
+        return default
+    return minutes if 1 <= minutes <= 24 * 60 else default
 
 
 @cache

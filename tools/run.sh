@@ -67,6 +67,7 @@ cat <<MSG
   socket.io（网页聊天）:    http://localhost:$RASA_PORT/socket.io
   微信公众号 / WeChat:      http://localhost:$RASA_PORT/webhooks/wechat/webhook（安全模式，演示设置；
                             没有公众号可用 .venv/bin/tongban wechat-sim 对话）
+  热线工作台 / console:     http://localhost:$RASA_PORT/console/（账号：.venv/bin/tongban staff add 名字 --role agent）
   动作服务器 / actions:     http://localhost:$ACTIONS_PORT/health
   试一试 / try:
     curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\

@@ -82,7 +82,9 @@ from tongban.channels.inbound import (
 )
 from tongban.channels.options import to_rasa_text
 from tongban.channels.server import NO_ANSWER_REPLY, UNAVAILABLE_REPLY, ConversationUnavailable
-from tongban.settings import MAX_BODY_BYTES
+from tongban.console.ratings import AnswerLog, SQLiteAnswerLog, note_message
+from tongban.settings import MAX_BODY_BYTES, settings
+from tongban.stores import redis_state as shared_state
 
 logger = logging.getLogger(__name__)
 
@@ -287,9 +289,18 @@ def _payload_size(data: Any) -> int:
 
 
 class SocketIOInput(RasaSocketIOInput):
-    def __init__(self, *args: Any, reply_log: ReplyLog | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        reply_log: ReplyLog | None = None,
+        answers: AnswerLog | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        self.reply_log = reply_log or MemoryReplyLog()
+        # In memory, or in Redis for several instances (settings.reply_log_backend).
+        self.reply_log = reply_log or shared_state.reply_log(settings())
+        # What each sent answer said (item, kind, lead), for the console's 好差评 view.
+        self.answers = answers or SQLiteAnswerLog(settings().answers_db)
         self.sockets: dict[str, _Socket] = {}
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
@@ -297,6 +308,10 @@ class SocketIOInput(RasaSocketIOInput):
         server.install(socketio_webhook)
         sio = self.sio
         assert sio is not None  # set by the parent's blueprint()
+        manager = shared_state.socketio_manager(settings())
+        if manager is not None:  # Redis: emits to a session reach it on whichever instance
+            sio.manager = manager
+            manager.set_server(sio)
         sio.eio.allow_upgrades = False
         sio.eio.max_http_buffer_size = MAX_BODY_BYTES
         namespace = self.namespace
@@ -358,6 +373,7 @@ class SocketIOInput(RasaSocketIOInput):
 
             async def record(message: dict[str, Any]) -> None:
                 await log.record(session_id, reply_to, message)
+                await note_message(self.answers, session_id, message)
 
             output = TurnOutput(
                 sio, self.bot_message_evt, sid, session_id, reply_to, namespace, record
@@ -426,6 +442,18 @@ class SocketIOInput(RasaSocketIOInput):
             if reply_to is None:  # a client that sends no id gets one; it cannot repeat it
                 reply_to = secrets.token_urlsafe(12)
 
+            try:
+                return await answer_once(sid, session_id, reply_to, text, metadata)
+            except shared_state.SharedStateUnavailable as exc:  # Redis down: say so, retry later
+                logger.error("socket.io turn not run: %s", exc)
+                await sio.emit(
+                    self.bot_message_evt, {"text": UNAVAILABLE_REPLY}, room=sid, namespace=namespace
+                )
+                return {"status": "unavailable", "reply_to": reply_to}
+
+        async def answer_once(
+            sid: str, session_id: str, reply_to: str, text: str, metadata: dict[str, Any]
+        ) -> dict[str, Any]:
             log = self.reply_log
             for _ in range(3):
                 if await log.claim(session_id, reply_to):
