@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench import load, nlu, real, replies
+from bench import console_search, load, nlu, real, replies
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench/out"
@@ -149,6 +149,8 @@ def main() -> int:
     print("real citizens' questions ...", flush=True)
     facts["real"] = real.summary(real.run(model=model))
     facts["real_engine"] = real.summary(real.run())
+    print("console search ...", flush=True)
+    facts["console_search"] = console_search.run()
 
     REPORT.write_text(_report(facts, scores, cv, speed, template_train, engine), encoding="utf-8")
     (OUT / "results.json").write_text(
@@ -353,6 +355,8 @@ def _report(facts, scores, cv, speed, template_train, engine) -> str:
         lines += replies.section(facts["lengths"])
     if facts.get("real"):
         lines += real.section(facts["real"], facts.get("real_engine"), cv)
+    if facts.get("console_search"):
+        lines += console_search.section(facts["console_search"])
     lines += [
         "## The knowledge engine alone",
         "",
