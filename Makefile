@@ -8,7 +8,7 @@ export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONWARNINGS := ignore::DeprecationWarning
 
-.PHONY: install test lint format run shell train kb-check generate validate rasa-test pytest bench browser-test clean
+.PHONY: install test lint format run shell train kb-check generate validate rasa-test pytest bench browser-test clean run-cluster cluster-test
 MODEL := models/tongban.tar.gz
 GENERATED := data/jieba/userdict.txt data/nlu/generated_knowledge.yml
 TRAINING_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' -o -name '*.txt' 2>/dev/null) \
@@ -69,12 +69,22 @@ browser-test: install $(MODEL)
 	tools/install_browser.sh
 	$(BIN)/pytest tests/browser
 
-test: install lint kb-check validate pytest rasa-test browser-test
+# Cluster tests: two Rasa servers on PostgreSQL and Redis behind nginx, on loopback (tests/cluster).
+cluster-test: install $(MODEL)
+	tools/services.sh
+	$(BIN)/pytest tests/cluster
+
+test: install lint kb-check validate pytest rasa-test browser-test cluster-test
 
 # The demo cases are hashed with the server secret, so the import reads the same secrets as run.sh.
 run: install $(MODEL)
 	@. tools/secrets.sh && $(BIN)/tongban cases import demo/cases.yaml
 	@tools/run.sh
+
+# The cluster profile: 2 Rasa + 2 action servers (TONGBAN_CLUSTER_SIZE), PostgreSQL, Redis, nginx
+# on TONGBAN_CLUSTER_PORT (8080); see README, 集群 / Several machines.
+run-cluster: install $(MODEL)
+	@tools/run_cluster.sh
 
 shell: install $(MODEL)
 	@tools/shell.sh

@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench import console_search, load, nlu, real, replies
+from bench import console_search, load, nlu, real, replies, scaling
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench/out"
@@ -152,7 +152,12 @@ def main() -> int:
     print("console search ...", flush=True)
     facts["console_search"] = console_search.run()
 
-    REPORT.write_text(_report(facts, scores, cv, speed, template_train, engine), encoding="utf-8")
+    if not args.skip_speed:
+        print("scaling: embedded default and clusters of 1, 2, 4 ...", flush=True)
+        facts["scaling"] = scaling.measure()
+        scaling.plot(facts["scaling"], ROOT / "bench/scaling.png")
+    report = _report(facts, scores, cv, speed, template_train, engine)
+    REPORT.write_text(report + scaling.section(facts.get("scaling")), encoding="utf-8")
     (OUT / "results.json").write_text(
         json.dumps({"facts": facts, "engine": engine, "cv": cv}, ensure_ascii=False, indent=2)
     )

@@ -127,8 +127,8 @@ def test_unreadable_files_are_reported(tmp_path, content):
 
 
 def test_cli_import(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("TONGBAN_CASES_DB", str(tmp_path / "c.db"))
-    monkeypatch.setattr("tongban.cases.service.settings", lambda: Settings(secret_key=b"k"))
+    config = Settings(secret_key=b"k", cases_db=str(tmp_path / "c.db"))
+    monkeypatch.setattr("tongban.cases.service.settings", lambda: config)
     assert main(["cases", "import", str(GOOD)]) == 0
     assert "新增 3 条" in capsys.readouterr().out
     assert main(["cases", "import", str(BAD)]) == 2

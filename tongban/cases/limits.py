@@ -120,3 +120,71 @@ class SQLiteFailureCounter:
     def prune(self, before: float) -> None:
         with self._lock:
             self._db.execute("DELETE FROM failures WHERE at < ?", (before,))
+
+
+class CounterUnavailable(Exception):
+    """The shared counters could not be reached: lookups are refused (fail closed), not run
+    without limits."""
+
+
+class RedisFailureCounter:
+    """The shared counter for several instances: one Redis sorted set per scope (member a unique
+    id, score the time), which expires KEEP_SECONDS after its last failure. An attacker who
+    alternates instances is counted in the same sets."""
+
+    def __init__(self, client, prefix: str = "tongban"):  # client: redis.Redis
+        self.redis = client
+        self.prefix = f"{prefix}:failures:"
+
+    @classmethod
+    def from_settings(cls, settings) -> RedisFailureCounter:
+        from tongban.stores.shared import need, sync_redis
+
+        return cls(sync_redis(need(settings.redis_url, "redis_url")), settings.key_prefix)
+
+    def _call(self, fn, *args):
+        import redis
+
+        try:
+            return fn(*args)
+        except redis.RedisError as exc:
+            raise CounterUnavailable(type(exc).__name__) from exc
+
+    def record(self, scope: str, at: float) -> None:
+        import uuid
+
+        key = self.prefix + scope
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.zadd(key, {f"{at:.6f}:{uuid.uuid4().hex[:8]}": at})
+        pipe.zremrangebyscore(key, "-inf", f"({at - KEEP_SECONDS}")
+        pipe.expire(key, KEEP_SECONDS)
+        self._call(pipe.execute)
+
+    def count(self, scope: str, since: float) -> int:
+        return int(self._call(self.redis.zcount, self.prefix + scope, since, "+inf"))
+
+    def oldest(self, scope: str, since: float) -> float | None:
+        rows = self._call(
+            lambda: self.redis.zrangebyscore(
+                self.prefix + scope, since, "+inf", start=0, num=1, withscores=True
+            )
+        )
+        return float(rows[0][1]) if rows else None
+
+    def prune(self, before: float) -> None:
+        """Nothing to do: each set trims itself on every failure and expires when idle."""
+
+
+def counter_from_settings(settings) -> FailureCounter:
+    """The failure counter named by `settings.counter_backend` (sqlite | redis | dotted path)."""
+    from tongban.stores.shared import create
+
+    return create(
+        "counter_backend",
+        settings.counter_backend,
+        {
+            "sqlite": lambda s: SQLiteFailureCounter(s.cases_db),
+            "redis": RedisFailureCounter.from_settings,
+        },
+        settings,
+    )

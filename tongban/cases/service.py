@@ -9,7 +9,6 @@ tongban/cases/tokens.py.
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,12 +17,13 @@ from pathlib import Path
 
 from tongban.cases import limits
 from tongban.cases.http_store import HttpCaseStore
-from tongban.cases.limits import FailureCounter, Limit, SQLiteFailureCounter
+from tongban.cases.limits import FailureCounter, Limit
 from tongban.cases.model import CaseRecord, mask_case_id, normalise_case_id, normalise_last4
-from tongban.cases.store import CaseStore, CaseStoreError, SQLiteCaseStore
+from tongban.cases.store import CaseStore, CaseStoreError, SQLCaseStore, SQLiteCaseStore
 from tongban.cases.tokens import CaseTokens
 from tongban.security.keys import Keys
-from tongban.settings import settings
+from tongban.settings import Settings, settings
+from tongban.stores.shared import BackendError, create, need
 
 log = logging.getLogger(__name__)
 
@@ -66,25 +66,26 @@ class CaseService:
 
     @classmethod
     def from_env(cls, environ: dict | None = None, keys: Keys | None = None) -> CaseService:
-        """TONGBAN_CASES_BACKEND=sqlite (default) or http; see README for the other variables.
-        The failure counters live in TONGBAN_CASES_DB with either backend."""
-        env = os.environ if environ is None else environ
+        """The case store and failure counters named by the settings (tongban/settings.py):
+        TONGBAN_CASES_BACKEND=sqlite (default), http or sql (PostgreSQL at TONGBAN_DATABASE_URL);
+        TONGBAN_COUNTER_BACKEND=sqlite (default, in TONGBAN_CASES_DB) or redis."""
+        config = settings() if environ is None else Settings.from_env(environ)
         temporary = keys is None and settings().ephemeral_secret
         keys = keys or Keys(settings().secret_key)
-        path = Path(env.get("TONGBAN_CASES_DB", DEFAULT_DB))
-        backend = env.get("TONGBAN_CASES_BACKEND", "sqlite").strip().lower()
-        if backend == "sqlite":
-            store: CaseStore = SQLiteCaseStore(path, keys, temporary_key=temporary)
-        elif backend == "http":
-            store = HttpCaseStore(
-                env.get("TONGBAN_CASES_URL", ""),
-                token=env.get("TONGBAN_CASES_TOKEN") or None,
-                timeout=float(env.get("TONGBAN_CASES_TIMEOUT", "3")),
-                retries=int(env.get("TONGBAN_CASES_RETRIES", "2")),
-            )
-        else:
-            raise CaseStoreError(f"未知的办件后端“{backend}”：请设为 sqlite 或 http")
-        return cls(store, SQLiteFailureCounter(path), keys=keys)
+        backends = {
+            "sqlite": lambda s: SQLiteCaseStore(Path(s.cases_db), keys, temporary_key=temporary),
+            "http": lambda s: HttpCaseStore(
+                s.cases_url, token=s.cases_token, timeout=s.cases_timeout, retries=s.cases_retries
+            ),
+            "sql": lambda s: SQLCaseStore(
+                need(s.database_url, "database_url"), keys, temporary, s.key_prefix
+            ),
+        }
+        try:
+            store: CaseStore = create("cases_backend", config.cases_backend, backends, config)
+        except BackendError as exc:
+            raise CaseStoreError(f"未知的办件后端：请设为 sqlite、http 或 sql（{exc}）") from exc
+        return cls(store, limits.counter_from_settings(config), keys=keys)
 
     # -- limits --------------------------------------------------------------------------------
 
@@ -125,6 +126,21 @@ class CaseService:
     # -- lookups -------------------------------------------------------------------------------
 
     def lookup(
+        self,
+        sender: str,
+        case_text: str | None,
+        last4_text: str | None,
+        client: str | None = None,
+    ) -> Lookup:
+        """`_lookup`, refused as unavailable when the shared failure counters cannot be reached
+        (never run without its limits)."""
+        try:
+            return self._lookup(sender, case_text, last4_text, client)
+        except limits.CounterUnavailable as exc:
+            log.warning("case lookups refused: failure counters unavailable (%s)", exc)
+            return Lookup(Outcome.UNAVAILABLE)
+
+    def _lookup(
         self,
         sender: str,
         case_text: str | None,

@@ -274,3 +274,123 @@ class SQLiteCaseStore:
             SCHEMA_VERSION,
             len(rows),
         )
+
+
+_SQL_STEPS = (
+    # version 1: the same columns as the SQLite file's version 2 (hashed and masked at rest).
+    """CREATE TABLE {p}_cases (
+    case_key TEXT PRIMARY KEY, case_masked TEXT NOT NULL, item TEXT NOT NULL,
+    applicant_masked TEXT NOT NULL, id_last4_hash TEXT NOT NULL, phone_last4_hash TEXT NOT NULL,
+    region TEXT NOT NULL, status TEXT NOT NULL, status_note TEXT NOT NULL DEFAULT '',
+    accepted_at TEXT NOT NULL, due_at TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL,
+    history TEXT NOT NULL DEFAULT '[]');
+    CREATE TABLE {p}_cases_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
+)
+
+
+class SQLCaseStore(SQLiteCaseStore):
+    """The shared case store: the same hashed and masked records in PostgreSQL (any SQLAlchemy
+    URL), for several instances and `tongban cases import` on any machine."""
+
+    def __init__(self, url: str, keys: Keys | None = None, temporary_key: bool = False,
+                 prefix: str = "tongban"):  # fmt: skip
+        from tongban.stores import shared
+
+        self.path = Path(url.rsplit("@", 1)[-1])  # for messages only: never the password
+        self.keys = keys or Keys.default()
+        self.temporary_key = temporary_key
+        self._legacy = 0
+        self._lock = threading.Lock()
+        self.prefix = prefix
+        self.engine = shared.engine(url)
+        self._ready = False
+
+    def _begin(self):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from tongban.stores import shared
+
+        if not self._ready:
+            try:
+                shared.migrate(
+                    self.engine, self.prefix, "cases", [s.format(p=self.prefix) for s in _SQL_STEPS]
+                )
+            except SQLAlchemyError as exc:
+                raise CaseStoreError(
+                    f"办件数据库不可用 / case database unavailable: {type(exc).__name__}"
+                ) from exc
+            self._ready = True
+        return self.engine.begin()
+
+    def _run(self, fn):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            with self._begin() as conn:
+                return fn(conn)
+        except SQLAlchemyError as exc:
+            raise CaseStoreError(
+                f"办件数据库不可用 / case database unavailable: {type(exc).__name__}"
+            ) from exc
+
+    def _check_key(self, conn) -> None:
+        from sqlalchemy import text
+
+        row = conn.execute(
+            text(f"SELECT value FROM {self.prefix}_cases_meta WHERE key = :k"), {"k": _KEY_CHECK}
+        ).fetchone()
+        if row and not hmac.compare_digest(row[0], self._key_check()):
+            raise CaseStoreError(
+                "办件数据库是用另一个密钥（TONGBAN_SECRET_KEY）导入的：请使用导入时的密钥"
+            )
+
+    def _row(self, case_id: str) -> tuple | None:
+        from sqlalchemy import text
+
+        def read(conn):
+            self._check_key(conn)
+            row = conn.execute(
+                text(f"SELECT {_COLUMNS} FROM {self.prefix}_cases WHERE case_key = :k"),
+                {"k": self._case_key(case_id)},
+            ).fetchone()
+            return tuple(row) if row else None
+
+        return self._run(read)
+
+    def upsert(self, records: Iterable[CaseRecord]) -> tuple[int, int]:
+        from sqlalchemy import text
+
+        if self.temporary_key:
+            raise CaseStoreError("未设置 TONGBAN_SECRET_KEY：没有导入（见 SQLiteCaseStore.upsert）")
+        names = [c.strip() for c in _COLUMNS.split(",")]
+        insert = text(
+            f"INSERT INTO {self.prefix}_cases ({_COLUMNS}) VALUES ("
+            + ", ".join(f":{n}" for n in names)
+            + ") ON CONFLICT (case_key) DO UPDATE SET "
+            + ", ".join(f"{n} = excluded.{n}" for n in names[1:])
+        )
+
+        def write(conn):
+            added = updated = 0
+            conn.execute(text(f"LOCK TABLE {self.prefix}_cases_meta IN EXCLUSIVE MODE"))
+            if conn.execute(text(f"SELECT 1 FROM {self.prefix}_cases LIMIT 1")).fetchone():
+                self._check_key(conn)
+            conn.execute(
+                text(
+                    f"INSERT INTO {self.prefix}_cases_meta (key, value) VALUES (:k, :v)"
+                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                ),
+                {"k": _KEY_CHECK, "v": self._key_check()},
+            )
+            for r in records:
+                values = dict(zip(names, self._values(r), strict=True))
+                exists = conn.execute(
+                    text(f"SELECT 1 FROM {self.prefix}_cases WHERE case_key = :k"),
+                    {"k": values["case_key"]},
+                ).fetchone()
+                conn.execute(insert, values)
+                updated += bool(exists)
+                added += not exists
+            return added, updated
+
+        return self._run(write)

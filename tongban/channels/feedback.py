@@ -191,3 +191,94 @@ class FeedbackStore:
         finally:
             conn.close()
         return Feedback(*row) if row else None
+
+
+_SQL_STEPS = (
+    """CREATE TABLE {p}_feedback (
+    id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL, message_id TEXT NOT NULL,
+    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')), reason TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (session_id, message_id))""",
+)
+
+
+class SQLFeedbackStore:
+    """The shared version: the same ratings in PostgreSQL, one rating per answer whichever
+    instance took it. Same three methods as `FeedbackStore`."""
+
+    def __init__(self, url: str, prefix: str = "tongban") -> None:
+        from tongban.stores import shared
+
+        self.path = Path(url.rsplit("@", 1)[-1])  # for log lines: never the password
+        self.prefix = prefix
+        self.engine = shared.engine(url)
+        self._ready = False
+
+    @classmethod
+    def from_settings(cls, settings) -> SQLFeedbackStore:
+        from tongban.stores.shared import need
+
+        return cls(need(settings.database_url, "database_url"), settings.key_prefix)
+
+    def _begin(self):
+        from tongban.stores import shared
+
+        if not self._ready:
+            steps = [s.format(p=self.prefix) for s in _SQL_STEPS]
+            shared.migrate(self.engine, self.prefix, "feedback", steps)
+            self._ready = True
+        return self.engine.begin()
+
+    def save(self, feedback: Feedback, now: datetime | None = None) -> None:
+        from sqlalchemy import text
+
+        stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+        with self._begin() as conn:
+            conn.execute(
+                text(
+                    f"INSERT INTO {self.prefix}_feedback (session_id, message_id, rating, reason,"
+                    " created_at, updated_at) VALUES (:s, :m, :r, :why, :t, :t)"
+                    " ON CONFLICT (session_id, message_id) DO UPDATE SET rating = excluded.rating,"
+                    " reason = excluded.reason, updated_at = excluded.updated_at"
+                ),
+                {"s": feedback.session_id, "m": feedback.message_id, "r": feedback.rating,
+                 "why": feedback.reason, "t": stamp},
+            )  # fmt: skip
+
+    def summary(self) -> dict[str, int]:
+        from sqlalchemy import text
+
+        with self._begin() as conn:
+            rows = conn.execute(
+                text(f"SELECT rating, COUNT(*) FROM {self.prefix}_feedback GROUP BY rating")
+            ).fetchall()
+        counts = {rating: 0 for rating in RATINGS}
+        counts.update({rating: int(count) for rating, count in rows})
+        return {"up": counts["up"], "down": counts["down"], "total": counts["up"] + counts["down"]}
+
+    def get(self, session_id: str, message_id: str) -> Feedback | None:
+        from sqlalchemy import text
+
+        with self._begin() as conn:
+            row = conn.execute(
+                text(
+                    f"SELECT session_id, message_id, rating, reason FROM {self.prefix}_feedback"
+                    " WHERE session_id = :s AND message_id = :m"
+                ),
+                {"s": session_id, "m": message_id},
+            ).fetchone()
+        return Feedback(*row) if row else None
+
+
+def feedback_store(path: str | Path, settings=None):
+    """The store named by `settings.feedback_backend`: sqlite (the file `path`, the default),
+    sql (PostgreSQL at TONGBAN_DATABASE_URL) or a dotted class path."""
+    from tongban.settings import settings as process_settings
+    from tongban.stores.shared import create
+
+    config = settings or process_settings()
+    return create(
+        "feedback_backend",
+        config.feedback_backend,
+        {"sqlite": lambda s: FeedbackStore(path), "sql": SQLFeedbackStore.from_settings},
+        config,
+    )

@@ -36,7 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from tongban.channels import server
-from tongban.channels.feedback import FeedbackError, FeedbackStore, parse_feedback
+from tongban.channels.feedback import FeedbackError, FeedbackStore, feedback_store, parse_feedback
 
 logger = logging.getLogger(__name__)
 
@@ -137,7 +137,7 @@ class WebChatInput(InputChannel):
         self, feedback_db: str | Path = DEFAULT_FEEDBACK_DB, web_root: str | Path = DEFAULT_WEB_ROOT
     ) -> None:
         self.web_root = Path(web_root)
-        self.store = FeedbackStore(feedback_db)
+        self.store = feedback_store(feedback_db)  # SQLite, or PostgreSQL by settings
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         web_root = self.web_root

@@ -89,7 +89,10 @@ class WeChatInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> WeChatInput:
-        return cls(WeChatConfig.from_credentials(credentials, settings().wechat))
+        from tongban.stores.redis_state import wechat_store  # memory, or Redis by settings
+
+        config = WeChatConfig.from_credentials(credentials, settings().wechat)
+        return cls(config, store=wechat_store(settings()))
 
     def __init__(
         self,

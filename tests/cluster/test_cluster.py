@@ -1,0 +1,326 @@
+"""The cluster profile against the real servers (one cluster, see conftest.py), in this order:
+load across two instances, case limits across instances, WeChat retries across instances, the
+action server down, PostgreSQL down, Redis down, an instance killed under load, and every
+Tongban process restarted. Each test states its bound; all traffic stays on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+
+import aiohttp
+import sqlalchemy
+
+from tests.cluster.conftest import (
+    start_postgres,
+    start_redis,
+    stop_postgres,
+    stop_redis,
+)
+from tongban.channels.server import UNAVAILABLE_REPLY
+
+MESSAGES = [
+    "我是江西人，在深圳打工，能领结婚证吗？要带什么？", "异地就医备案怎么办", "换驾照要带什么材料",
+    "宜昌能领结婚证吗", "社保卡丢了怎么办", "夫妻投靠迁户口去哪里办", "你好", "谢谢",
+    "公积金退休提取要多久", "门诊慢特病哪些地方能直接结算",
+]  # fmt: skip
+LOCK_ERRORS = re.compile(
+    r"LockError|Failed to acquire lock|TicketExistsError|lock.*timed out", re.I
+)
+TIMEOUT = aiohttp.ClientTimeout(total=60)
+
+
+async def send(
+    session: aiohttp.ClientSession, base: str, sender: str, text: str
+) -> tuple[int, list]:
+    async with session.post(
+        f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": text}
+    ) as reply:
+        body = await reply.json(content_type=None)
+        return reply.status, body if isinstance(body, list) else [body]
+
+
+def send_sync(base: str, sender: str, text: str) -> tuple[int, list]:
+    async def one() -> tuple[int, list]:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            return await send(session, base, sender, text)
+
+    return asyncio.run(one())
+
+
+def events(db: sqlalchemy.engine.Engine, sender: str) -> list[tuple[int, str, float, dict]]:
+    with db.connect() as conn:
+        rows = conn.execute(
+            sqlalchemy.text(
+                "SELECT id, type_name, timestamp, data FROM events WHERE sender_id = :s ORDER BY id"
+            ),
+            {"s": sender},
+        ).fetchall()
+    return [(r[0], r[1], r[2], json.loads(r[3])) for r in rows]
+
+
+def turns(evs: list) -> list[list[str]]:
+    """The event types after each user event: [["bot", ...], ...]."""
+    out: list[list[str]] = []
+    for _, kind, _, _ in evs:
+        if kind == "user":
+            out.append([])
+        elif out:
+            out[-1].append(kind)
+    return out
+
+
+def assert_answered_in_order(db, sender: str, expected_user_events: int) -> None:
+    evs = events(db, sender)
+    user = [e for e in evs if e[1] == "user"]
+    assert len(user) == expected_user_events, (sender, len(user))
+    assert all("bot" in t for t in turns(evs)), f"{sender}: a turn without a bot event"
+    stamps = [e[2] for e in evs]
+    assert stamps == sorted(stamps), f"{sender}: events out of order"
+
+
+def lock_errors(cluster) -> list[str]:
+    found = []
+    for log in cluster.log_dir.glob("rasa.*.log"):
+        found += [
+            line
+            for line in log.read_text(errors="replace").splitlines()
+            if LOCK_ERRORS.search(line)
+        ]
+    return found
+
+
+# ---------------------------------------------------------------- load ----------------------
+
+
+def test_load_20_conversations_x_30_messages_alternating_instances(cluster, db):
+    """Message i of every conversation goes straight to instance i % 2, 20 conversations at once:
+    every message answered exactly once (one 200 with a reply, one user event followed by bot
+    events), events in order, no lock errors in either server's log."""
+    urls = [i.url for i in cluster.instances]
+    senders = [f"load{n:02d}" for n in range(20)]
+
+    async def conversation(session, sender: str, k: int) -> list[int]:
+        statuses = []
+        for i in range(30):
+            status, body = await send(
+                session, urls[i % 2], sender, MESSAGES[(k + i) % len(MESSAGES)]
+            )
+            assert body and any(m.get("text") or m.get("custom") for m in body), (sender, i, body)
+            statuses.append(status)
+        return statuses
+
+    async def run() -> list[list[int]]:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            return await asyncio.gather(
+                *(conversation(session, s, k) for k, s in enumerate(senders))
+            )
+
+    started = time.monotonic()
+    results = asyncio.run(run())
+    elapsed = time.monotonic() - started
+    print(f"load: 600 messages in {elapsed:.1f} s ({600 / elapsed:.1f} msg/s)")
+    assert all(status == 200 for statuses in results for status in statuses)
+    for sender in senders:
+        assert_answered_in_order(db, sender, 30)
+    assert lock_errors(cluster) == []
+
+
+# ---------------------------------------------------------------- case limits ---------------
+
+
+def test_case_limits_hold_across_instances(cluster):
+    """An attacker guessing the last 4 of one case, alternating instances and making up a new
+    sender id each time, gets 5 guesses in all (the per-case hourly limit), not 5 per instance."""
+    urls = [i.url for i in cluster.instances]
+    replies = []
+    for n in range(7):
+        last4 = f"{1000 + n}"
+        _, body = send_sync(
+            urls[n % 2], f"guess{n}", f"查询办件 SC2025110300342 身份证后四位{last4}"
+        )
+        replies.append(" ".join(m.get("text") or "" for m in body))
+    assert all("没有查到" in r for r in replies[:5]), replies[:5]
+    assert all("暂停网上查询" in r for r in replies[5:]), replies[5:]
+    # Even the right last 4, on either instance, now waits: the lock is the case's, not a node's.
+    for url in urls:
+        _, body = send_sync(url, f"owner-{url[-4:]}", "查询办件 SC2025110300342 身份证后四位0032")
+        assert "暂停网上查询" in " ".join(m.get("text") or "" for m in body)
+
+
+# ---------------------------------------------------------------- WeChat --------------------
+
+
+def test_wechat_retry_on_the_other_instance_runs_once(cluster, db):
+    """Tencent delivers one message three times; the retries land on the other instance. The
+    assistant runs it once (one user event) and each delivery gets the same answer."""
+    from tongban.wechat.simulator import TencentPeer, config_from_file
+
+    peer = TencentPeer(config_from_file(str(cluster.log_dir.parent.parent / "credentials.yml")))
+    openid = "oClusterTest" + "x" * 16
+    query, body = peer.request(peer.text(openid, "异地就医备案怎么办"))
+
+    async def deliver(url: str) -> str:
+        async with (
+            aiohttp.ClientSession(timeout=TIMEOUT) as session,
+            session.post(f"{url}/webhooks/wechat/webhook?{query}", data=body) as r,
+        ):
+            assert r.status == 200
+            return await r.text()
+
+    async def three() -> list[str]:
+        urls = [i.url for i in cluster.instances]
+        first = asyncio.create_task(deliver(urls[0]))
+        await asyncio.sleep(0.3)
+        second = asyncio.create_task(deliver(urls[1]))
+        return [await first, await second, await deliver(urls[1])]
+
+    answers = asyncio.run(three())
+    opened = [peer.open(a) for a in answers]
+    texts = {getattr(o, "content", None) for o in opened if o is not None}
+    assert len(texts) <= 1, texts  # never two different answers
+    user = [e for e in events(db, openid) if e[1] == "user"]
+    assert len(user) == 1, len(user)
+
+
+# ---------------------------------------------------------------- action server down --------
+
+
+def test_action_server_down_gives_an_apology_then_resumes(cluster):
+    """With instance 1's action server stopped, a question on instance 1 gets a polite reply
+    (never an empty turn); once it is back, the same question is answered in full."""
+    url = cluster.instances[0].url
+    cluster.stop_actions(0)
+    try:
+        status, body = send_sync(url, "noactions", "异地就医备案怎么办")
+        text = " ".join(m.get("text") or "" for m in body)
+        assert status in (200, 503) and text, body
+        assert "12345" in text or "抱歉" in text, text
+    finally:
+        cluster.start_actions(0)
+        cluster.wait_actions(0)
+    status, body = send_sync(url, "noactions", "异地就医备案怎么办")
+    assert status == 200 and "备案" in json.dumps(body, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------- PostgreSQL / Redis down ---
+
+
+def test_postgres_briefly_down(cluster, db):
+    """PostgreSQL stopped for a few seconds: a message gets 503 with the polite explanation (the
+    server stays up); after PostgreSQL is back the same servers answer, without a restart, and
+    the conversation from before is intact."""
+    url = cluster.instances[1].url
+    assert send_sync(url, "pgdown", "你好")[0] == 200
+    before = len(events(db, "pgdown"))
+    stop_postgres()
+    try:
+        status, body = send_sync(url, "pgdown", "异地就医备案怎么办")
+        assert status == 503, (status, body)
+        assert body[0].get("error") == UNAVAILABLE_REPLY or UNAVAILABLE_REPLY in json.dumps(
+            body, ensure_ascii=False
+        )
+    finally:
+        start_postgres()
+    deadline = time.monotonic() + 30
+    while True:
+        status, body = send_sync(url, "pgdown", "异地就医备案怎么办")
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert status == 200, body
+    evs = events(db, "pgdown")
+    assert len(evs) > before and [e[1] for e in evs][:before] == [e[1] for e in evs[:before]]
+    assert sum(e[1] == "user" for e in evs) == 2  # the refused message was not half-stored
+
+
+def test_redis_briefly_down(cluster, db):
+    """Redis stopped for a few seconds: a message gets a clear 503 (conversation lock and case
+    counters unavailable; nothing runs without its lock); after Redis is back, service resumes
+    without a restart and the conversation from before is intact (it lives in PostgreSQL)."""
+    url = cluster.instances[0].url
+    assert send_sync(url, "redisdown", "你好")[0] == 200
+    stop_redis()
+    try:
+        status, body = send_sync(url, "redisdown", "异地就医备案怎么办")
+        assert status == 503, (status, body)
+        assert "12345" in json.dumps(body, ensure_ascii=False)
+    finally:
+        start_redis()
+    deadline = time.monotonic() + 30
+    while True:
+        status, body = send_sync(url, "redisdown", "异地就医备案怎么办")
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert status == 200, body
+    assert sum(e[1] == "user" for e in events(db, "redisdown")) == 2
+
+
+# ---------------------------------------------------------------- instance killed -----------
+
+
+def test_instance_killed_under_load(cluster, db):
+    """10 conversations × 12 messages through nginx; instance 2 is killed (SIGKILL) after 3 s.
+    Bound: at most 10 failed requests (the ones in flight on it, one per conversation); every
+    message answered 200 is in its conversation, in order, with its bot reply."""
+    senders = [f"kill{n:02d}" for n in range(10)]
+
+    async def conversation(session, sender: str, k: int) -> list[int]:
+        statuses = []
+        for i in range(12):
+            try:
+                status, _ = await send(
+                    session, cluster.url, sender, MESSAGES[(k + i) % len(MESSAGES)]
+                )
+            except (TimeoutError, aiohttp.ClientError):
+                status = 0
+            statuses.append(status)
+        return statuses
+
+    async def run() -> list[list[int]]:
+        async with aiohttp.ClientSession(timeout=TIMEOUT) as session:
+            load = asyncio.gather(*(conversation(session, s, k) for k, s in enumerate(senders)))
+            await asyncio.sleep(3)
+            await asyncio.to_thread(cluster.kill_rasa, 1)
+            return await load
+
+    results = asyncio.run(run())
+    failed = sum(status != 200 for statuses in results for status in statuses)
+    print(f"killed instance 2 under load: {failed} of 120 requests failed")
+    assert failed <= 10, results
+    for sender, statuses in zip(senders, results, strict=True):
+        evs = events(db, sender)
+        assert sum(e[1] == "user" for e in evs) >= sum(s == 200 for s in statuses)
+        assert all("bot" in t for t in turns(evs)[:-1])  # only a killed last turn may be unanswered
+        assert [e[2] for e in evs] == sorted(e[2] for e in evs)
+
+
+# ---------------------------------------------------------------- restart -------------------
+
+
+def test_conversation_continues_across_a_restart_of_everything(cluster, db):
+    """Every Rasa and action server stopped and started again (instance 2 was killed above): a
+    conversation begun before goes on, with every event from before still there, in order."""
+    url = cluster.instances[0].url
+    for text in ("我是江西人，在深圳打工", "能领结婚证吗"):
+        assert send_sync(url, "restart", text)[0] == 200
+    before = events(db, "restart")
+    for i in range(cluster.size):
+        cluster.stop_rasa(i)
+        cluster.stop_actions(i)
+    for i in range(cluster.size):
+        cluster.start_actions(i)
+        cluster.start_rasa(i)
+    for i in range(cluster.size):
+        cluster.wait_actions(i)
+        cluster.wait_rasa(i)
+    status, body = send_sync(cluster.url, "restart", "要带什么材料")
+    assert status == 200 and body
+    after = events(db, "restart")
+    assert after[: len(before)] == before
+    assert sum(e[1] == "user" for e in after) == 3
+    # The remembered place still applies after the restart (the slots came back from PostgreSQL).
+    assert "结婚" in json.dumps(body, ensure_ascii=False)
