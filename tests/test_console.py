@@ -241,7 +241,7 @@ def test_login_sets_a_strict_httponly_cookie_and_the_page_opens(console) -> None
     assert c.get("/console/").status == 200
     me = c.get("/console/api/me").json()
     assert me["name"] == "agent1" and me["csrf"] == c.csrf
-    assert [entry["key"] for entry in me["nav"]] == ["search", "cases", "ratings"]
+    assert [entry["key"] for entry in me["nav"]] == ["search", "conversations", "cases", "ratings"]
     # The token in the cookie is not what the store keeps.
     token = c.cookies["tongban_console"]
     db = sqlite3.connect(console.tmp / "console.db")
@@ -364,7 +364,13 @@ def test_admin_routes_refuse_agents(console, path: str) -> None:
 
 def test_admins_see_the_audit_section(console) -> None:
     nav = signed_in(console, "admin1").get("/console/api/me").json()["nav"]
-    assert [entry["key"] for entry in nav] == ["search", "cases", "ratings", "audit"]
+    assert [entry["key"] for entry in nav] == [
+        "search",
+        "conversations",
+        "cases",
+        "ratings",
+        "audit",
+    ]
 
 
 # -- search, places, card ---------------------------------------------------------------------
@@ -630,3 +636,37 @@ def test_cli_answers_without_jieba_noise(tmp_path: Path) -> None:
         assert "Building prefix dict" not in result.stderr + result.stdout
         assert "Loading model" not in result.stderr + result.stdout
         assert result.stdout.strip()
+
+
+# -- passwords and settings -------------------------------------------------------------------
+
+
+def test_password_hashes_are_salted_scrypt_with_their_cost() -> None:
+    from tongban.console.passwords import needs_rehash, verify_password
+
+    one, two = hash_password(PASSWORD, CHEAP), hash_password(PASSWORD, CHEAP)
+    assert one != two and one.startswith("scrypt$16$8$1$")
+    assert verify_password(PASSWORD, one) and not verify_password("wrong", one)
+    assert not verify_password(PASSWORD, "plain-text") and not verify_password(PASSWORD, "")
+    assert needs_rehash(one) and not needs_rehash(one, CHEAP)
+
+
+def test_a_login_upgrades_an_old_hash(console) -> None:
+    console.stores.staff.add(Staff("old", "agent", hash_password(PASSWORD, Cost(n=2**3))))
+    assert signed_in(console, "old")
+    assert console.stores.staff.get("old").password_hash.startswith("scrypt$16$")
+
+
+def test_console_settings_from_the_environment() -> None:
+    from tongban.settings import Settings
+
+    built = Settings.from_env(
+        {"TONGBAN_SECRET_KEY": "x", "TONGBAN_CONSOLE_DB": "/tmp/c.db",
+         "TONGBAN_CONSOLE_IDLE_MINUTES": "15", "TONGBAN_CONSOLE_SECURE_COOKIE": "true"}
+    )  # fmt: skip
+    assert (built.console_db, built.console_idle_minutes, built.console_secure_cookie) == (
+        "/tmp/c.db", 15, True,
+    )  # fmt: skip
+    defaults = Settings.from_env({"TONGBAN_CONSOLE_IDLE_MINUTES": "soon"})
+    assert defaults.console_idle_minutes == 30 and defaults.console_db == "var/console.db"
+    assert defaults.answers_db == "var/answers.db" and not defaults.console_secure_cookie
