@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 
 from tongban.dates import format_date, server_as_of
-from tongban.eligibility import Assessment, Need, Verdict, assess
+from tongban.eligibility import Assessment, Need, Verdict, assess, in_part_of
 from tongban.kb.model import (
     Channel,
     DocumentNeed,
@@ -193,6 +193,20 @@ def verdict_line(item: Item, question: Question, a: Assessment) -> str:
         if a.later_cover:
             return line + f"；{a.later_cover.name}自{format_date(a.later_cover.start)}起覆盖该地。"
         return line + "，可以回户籍地或在范围内的地区办理。"
+    if a.verdict is Verdict.NOT_CONFIRMED and stage.partly_everywhere:
+        return (
+            f"未确认：{stage.name}正在全国逐步推开，知识库没有已开通地区的名单，"
+            f"不能确定{where or '当地'}能否办理{item.name}。{where_to_check(item)}。"
+        )
+    if (
+        a.verdict is Verdict.NOT_CONFIRMED
+        and a.outside is not None
+        and in_part_of(stage, a.outside)
+    ):
+        return (
+            f"未确认：{stage.name}在{where}只在部分地区实施，知识库没有具体名单，"
+            f"不能确定{where}能否办理{item.name}。{where_to_check(item)}。"
+        )
     if a.verdict is Verdict.NOT_CONFIRMED:
         return (
             f"未确认：{where}不在已知的{stage.name}地区名单里，但名单并不完整，"
@@ -214,7 +228,12 @@ def _document_notes(needs: tuple[DocumentNeed, ...]) -> Section | None:
 
 
 def _regions(stage: Stage, title: str | None = None) -> Section:
-    names = tuple(p.label for p in stage.regions) or ("全国",)
+    if stage.partly_everywhere:
+        names: tuple[str, ...] = ("全国部分地区（知识库没有具体名单）",)
+    else:
+        names = tuple(
+            p.label + ("（部分地区）" if p in stage.partly else "") for p in stage.regions
+        ) or ("全国",)
     partial = "" if stage.complete else "（已知地区，名单不完整）"
     return Section(SectionKind.REGIONS, title or f"{stage.name}的地区{partial}", names)
 
@@ -335,6 +354,8 @@ def _compose_regions(item: Item, q: Question, a: Assessment) -> _Parts:
         lead = verdict_line(item, q, a)
     elif a.stage and a.stage.nationwide:
         lead = f"截至{day}，{item.name}全国都可以跨省办理（{a.stage.name}，{format_date(a.stage.start)}起）。"
+    elif a.stage and a.stage.partly_everywhere:
+        lead = f"截至{day}，{item.name}处于{a.stage.name}阶段，在全国逐步推开，知识库没有已开通地区的名单。"
     elif a.stage:
         known = "" if a.stage.complete else "已知"
         lead = f"截至{day}，{item.name}在{a.stage.name}的{known}{len(a.stage.regions)}个地区可以跨省办理。"
