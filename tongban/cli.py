@@ -213,10 +213,11 @@ def _staff(args: argparse.Namespace) -> int:
     import re
 
     from tongban.console.passwords import hash_password, password_problem
-    from tongban.console.stores import NAME_PATTERN, ConsoleStores, Staff
+    from tongban.console.pg_stores import console_stores
+    from tongban.console.stores import NAME_PATTERN, Staff
     from tongban.settings import settings
 
-    stores = ConsoleStores.sqlite(settings().console_db)
+    stores = console_stores(settings())
     if args.staff_command == "list":
         for staff in stores.staff.all():
             print(f"{staff.name}\t{staff.role}" + ("" if staff.active else "\t已停用"))

@@ -63,6 +63,7 @@ from tongban.console.auth import (
 )
 from tongban.console.card import item_card, place_suggestions
 from tongban.console.cases import ConsoleCases
+from tongban.console.pg_stores import console_stores
 from tongban.console.ratings import (
     AnswerLog,
     SQLiteAnswerLog,
@@ -124,7 +125,7 @@ class ConsoleInput(InputChannel):
     ) -> None:
         config = settings()
         self.feedback_db = Path(feedback_db)
-        self.stores = stores or ConsoleStores.sqlite(config.console_db)
+        self.stores = stores or console_stores(config)  # SQLite, or PostgreSQL by settings
         self.auth = auth or Auth(
             self.stores,
             Keys(config.secret_key),

@@ -38,5 +38,30 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
         raise
 
 
+def _retrying_request(original: Any) -> Any:
+    """Rasa's action call with one retry when the request could not even be written ("Cannot
+    write to closing transport", seen under load in the cluster tests): the action server never
+    got it, so sending it again cannot run an action twice. Any other error is raised as before."""
+    import asyncio
+
+    import aiohttp
+
+    async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await original(self, *args, **kwargs)
+        except aiohttp.ClientOSError as exc:
+            if "closing transport" not in str(exc):
+                raise
+            await asyncio.sleep(0.05)
+            return await original(self, *args, **kwargs)
+
+    request._tongban_retry = True  # type: ignore[attr-defined]
+    return request
+
+
 def apply() -> None:
+    from rasa.utils.endpoints import EndpointConfig
+
     RemoteAction._validate_action_result = _validate_action_result
+    if not getattr(EndpointConfig.request, "_tongban_retry", False):
+        EndpointConfig.request = _retrying_request(EndpointConfig.request)

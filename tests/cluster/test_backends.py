@@ -1,0 +1,179 @@
+"""The shared backends on the real PostgreSQL and Redis (no Rasa needed): the same behaviour as
+the embedded ones, chosen from settings. Database tongban_backends_test, Redis keys "tbunit:*"."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import redis
+import sqlalchemy
+
+from tests.cluster.conftest import start_postgres, start_redis
+from tongban.cases.limits import RedisFailureCounter, SQLiteFailureCounter, counter_from_settings
+from tongban.cases.model import CaseRecord
+from tongban.cases.service import CaseService, Outcome
+from tongban.cases.store import SQLCaseStore
+from tongban.channels.feedback import Feedback, FeedbackStore, SQLFeedbackStore, feedback_store
+from tongban.cluster import ensure_database
+from tongban.console.pg_stores import console_stores
+from tongban.console.stores import AuditEntry, AuditQuery, Session, Staff, StaffError
+from tongban.security.keys import Keys
+from tongban.settings import Settings
+from tongban.stores import shared
+from tongban.stores.redis_state import (
+    RedisReplyLog,
+    RedisTTLStore,
+    reply_log,
+    socketio_manager,
+    wechat_store,
+)
+
+URL = "postgresql://postgres@127.0.0.1:5432/tongban_backends_test"
+REDIS = "redis://127.0.0.1:6379/0"
+KEYS = Keys(b"unit-test-key")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh():
+    start_postgres()
+    start_redis()
+    admin = sqlalchemy.create_engine(
+        "postgresql://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text("DROP DATABASE IF EXISTS tongban_backends_test WITH (FORCE)"))
+    admin.dispose()
+    shared._engines.clear()
+    ensure_database(URL)
+    client = redis.Redis()
+    for key in client.scan_iter("tbunit*"):
+        client.delete(key)
+    yield
+
+
+def shared_settings(**kw) -> Settings:
+    env = {"TONGBAN_DATABASE_URL": URL, "TONGBAN_REDIS_URL": REDIS, "TONGBAN_KEY_PREFIX": "tbunit"}
+    return Settings.from_env({**env, **kw})
+
+
+def test_settings_choose_embedded_by_default_and_shared_with_urls(tmp_path):
+    embedded = Settings.from_env({"TONGBAN_CASES_DB": str(tmp_path / "c.db")})
+    assert (embedded.cases_backend, embedded.counter_backend, embedded.feedback_backend) == (
+        "sqlite", "sqlite", "sqlite")  # fmt: skip
+    assert isinstance(counter_from_settings(embedded), SQLiteFailureCounter)
+    assert isinstance(feedback_store(tmp_path / "f.db", embedded), FeedbackStore)
+    assert socketio_manager(embedded) is None
+    both = shared_settings()
+    assert isinstance(counter_from_settings(both), RedisFailureCounter)
+    assert isinstance(feedback_store(tmp_path / "f.db", both), SQLFeedbackStore)
+    assert isinstance(reply_log(both), RedisReplyLog)
+    assert isinstance(wechat_store(both), RedisTTLStore)
+    assert type(socketio_manager(both)).__name__ == "AsyncRedisManager"
+    with pytest.raises(shared.BackendError, match="unknown backend"):
+        counter_from_settings(Settings.from_env({"TONGBAN_COUNTER_BACKEND": "etcd"}))
+
+
+def test_migrations_run_once_and_refuse_a_newer_schema():
+    eng = shared.engine(URL)
+    steps = ["CREATE TABLE tbunit_m (x INTEGER)", "ALTER TABLE tbunit_m ADD COLUMN y INTEGER"]
+    assert shared.migrate(eng, "tbunit", "m", steps[:1]) == 1
+    assert shared.migrate(eng, "tbunit", "m", steps) == 1
+    assert shared.migrate(eng, "tbunit", "m", steps) == 0
+    with pytest.raises(shared.BackendError, match="newer"):
+        shared.migrate(eng, "tbunit", "m", steps[:1])
+
+
+def record(case_id="SC2025110300342") -> CaseRecord:
+    return CaseRecord(
+        case_id=case_id, item="户口迁移", applicant="张三", id_last4="0032", phone_last4="7788",
+        region="四川省成都市", status="待补正", status_note="", accepted_at="2025-11-03",
+        due_at="", updated_at="2025-11-05", history=(),
+    )  # fmt: skip
+
+
+def test_sql_case_store_hashes_at_rest_and_verifies():
+    store = SQLCaseStore(URL, KEYS, prefix="tbunit")
+    assert store.upsert([record()]) == (1, 0)
+    assert store.upsert([record()]) == (0, 1)
+    assert store.match("SC2025110300342", "0032").applicant == "张*"
+    assert store.match("SC2025110300342", "7788") is not None
+    assert store.match("SC2025110300342", "1111") is None
+    assert store.match("SC2025110300999", "0032") is None
+    with shared.engine(URL).connect() as conn:
+        dump = str(conn.execute(sqlalchemy.text("SELECT * FROM tbunit_cases")).fetchall())
+    assert "SC2025110300342" not in dump and "0032" not in dump and "张三" not in dump
+
+
+def test_redis_counters_share_the_case_limit_between_two_services():
+    a = CaseService(
+        SQLCaseStore(URL, KEYS, prefix="tbunit"),
+        RedisFailureCounter(redis.Redis(), "tbunit"),
+        keys=KEYS,
+    )
+    b = CaseService(
+        SQLCaseStore(URL, KEYS, prefix="tbunit"),
+        RedisFailureCounter(redis.Redis(), "tbunit"),
+        keys=KEYS,
+    )
+    outcomes = [
+        (a if n % 2 else b).lookup(f"s{n}", "SC2025110300342", f"{2000 + n}").outcome
+        for n in range(6)
+    ]
+    assert outcomes[:5] == [Outcome.NO_MATCH] * 5
+    assert outcomes[5] is Outcome.CASE_LOCKED
+
+
+def test_counter_unreachable_refuses_lookups():
+    dead = RedisFailureCounter(redis.Redis(port=1, socket_connect_timeout=0.2), "tbunit")
+    service = CaseService(SQLCaseStore(URL, KEYS, prefix="tbunit"), dead, keys=KEYS)
+    assert service.lookup("s", "SC2025110300342", "0032").outcome is Outcome.UNAVAILABLE
+
+
+def test_sql_feedback_store_one_rating_per_answer():
+    store = SQLFeedbackStore(URL, "tbunit")
+    store.save(Feedback("sess", "m1", "up"))
+    store.save(Feedback("sess", "m1", "down", "不清楚"))
+    store.save(Feedback("sess", "m2", "up"))
+    assert store.get("sess", "m1") == Feedback("sess", "m1", "down", "不清楚")
+    assert store.summary() == {"up": 1, "down": 1, "total": 2}
+
+
+def test_redis_reply_log_and_ttl_store():
+    async def run():
+        log = RedisReplyLog(REDIS, "tbunit")
+        assert await log.claim("s1", "c1")
+        assert not await log.claim("s1", "c1")
+        with pytest.raises(TimeoutError):
+            await log.replay("s1", "c1", 0.1)
+        await log.record("s1", "c1", {"text": "答复"})
+        await log.finish("s1", "c1")
+        assert await log.replay("s1", "c1", 1) == [{"text": "答复"}]
+        assert await log.claim("s1", "c2")
+        await log.finish("s1", "c2", keep=False)
+        assert await log.replay("s1", "c2", 1) is None
+        store = RedisTTLStore(REDIS, "tbunit")
+        assert await store.add("k", "v", 5)
+        assert not await store.add("k", "w", 5)
+        assert await store.get("k") == "v"
+        await store.set("k", "x", 5)
+        assert await store.get("k") == "x"
+        await store.delete("k")
+        assert await store.get("k") is None
+
+    asyncio.run(run())
+
+
+def test_console_stores_in_postgres():
+    stores = console_stores(shared_settings())
+    assert type(stores.staff).__name__ == "PGStaffStore"
+    stores.staff.add(Staff("wang", "agent", "hash"))
+    with pytest.raises(StaffError):
+        stores.staff.add(Staff("wang", "agent", "hash"))
+    stores.staff.set_password("wang", "hash2")
+    assert stores.staff.get("wang").password_hash == "hash2"
+    stores.sessions.create(Session("key1", "wang", "csrf", 1.0, 1.0, "client"))
+    stores.sessions.touch("key1", 2.0)
+    assert stores.sessions.get("key1").last_seen == 2.0
+    stores.audit.add(AuditEntry(5.0, "wang", "case_lookup", "SC2025****0342", "found"))
+    assert [e.agent for e in stores.audit.query(AuditQuery(agent="wang"))] == ["wang"]
