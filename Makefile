@@ -71,6 +71,7 @@ browser-test: install $(MODEL)
 
 # Cluster tests: two Rasa servers on PostgreSQL and Redis behind nginx, on loopback (tests/cluster).
 cluster-test: install $(MODEL)
+	tools/install_nginx.sh
 	tools/services.sh
 	$(BIN)/pytest tests/cluster
 
