@@ -183,6 +183,8 @@ def verdict_line(item: Item, question: Question, a: Assessment) -> str:
         return line + f"，{where_to_check(item)}最新安排。"
     if a.verdict is Verdict.LOCAL:
         return f"您的户籍地和办理地都在{where}，不涉及跨省，在当地按常规办理即可。"
+    if a.verdict is Verdict.YES and stage.nationwide and not item.cross_province:
+        return _same_rule_everywhere(item, stage, where)
     if a.verdict is Verdict.YES and stage.nationwide:
         place = f"在{where}可以直接办理" if where else "在全国各地都可以办理"
         return f"可以。{item.name}自{format_date(stage.start)}起全国通办，{place}。"
@@ -213,6 +215,17 @@ def verdict_line(item: Item, question: Question, a: Assessment) -> str:
             f"不能确定{where}能否办理{item.name}。{where_to_check(item)}。"
         )
     return f"还不能确定：{stage.name}只在部分地区实施。请告诉我{_needs_text(a.needs, question)}。"
+
+
+def _same_rule_everywhere(item: Item, stage: Stage, where: str) -> str:
+    """A rule that applies everywhere but is not a 跨省通办 service (`cross_province: false`):
+    the responsible office handles it, so "全国通办" would promise too much."""
+    since = format_date(stage.start)
+    if item.place_rule == "home":
+        office = f"{where}的{item.department}" if where else item.department
+        return f"{item.name}全国各地按同一规定办理（{since}起），由{office}受理。"
+    place = f"在{where}" if where else "在当地"
+    return f"可以。{item.name}全国各地按同一规定办理（{since}起），{place}向{item.department}申请。"
 
 
 def _documents(needs: tuple[DocumentNeed, ...], title: str = "需要带") -> Section | None:
@@ -352,6 +365,8 @@ def _compose_regions(item: Item, q: Question, a: Assessment) -> _Parts:
     day = format_date(q.as_of)
     if q.at or q.home:
         lead = verdict_line(item, q, a)
+    elif a.stage and a.stage.nationwide and not item.cross_province:
+        lead = _same_rule_everywhere(item, a.stage, "")
     elif a.stage and a.stage.nationwide:
         lead = f"截至{day}，{item.name}全国都可以跨省办理（{a.stage.name}，{format_date(a.stage.start)}起）。"
     elif a.stage and a.stage.partly_everywhere:

@@ -51,7 +51,7 @@ ITEM_KEYS = (
     "id", "name", "aliases", "category", "department", "modes", "channels", "place_rule", "summary",
     "steps", "documents", "eligibility", "time_limit", "fees", "validity", "notes", "not_covered",
     "sources", "valid_from", "valid_from_confirmed", "last_verified", "related", "stages",
-    "editor_note", "facts",
+    "editor_note", "facts", "cross_province",
 )  # fmt: skip
 STAGE_KEYS = (
     "id",
@@ -344,14 +344,15 @@ class _Builder:
             related=r.texts("related", False), editor_note=r.text("editor_note", False),
             facts=self._question_facts(r, valid_from),
             valid_from_confirmed=self._flag(r, "valid_from_confirmed"),
+            cross_province=self._flag(r, "cross_province", default=True),
         )  # fmt: skip
 
     @staticmethod
-    def _flag(r: Record, key: str) -> bool:
-        value = r.data.get(key, False)
+    def _flag(r: Record, key: str, default: bool = False) -> bool:
+        value = r.data.get(key, default)
         if not isinstance(value, bool):
             r._error(key, f"“{value}”不是 true 或 false", f"写成 {key}: true，或删掉这一行")
-            return False
+            return default
         return value
 
     def _question_facts(self, r: Record, valid_from: dt.date | None) -> tuple[QuestionFact, ...]:

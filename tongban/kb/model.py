@@ -155,6 +155,9 @@ class Item:
     # The editor checked that valid_from is the date the rules apply from, although a cited
     # source carries the same date (a regulation in force on the day it is published).
     valid_from_confirmed: bool = False
+    # False: a rule that applies everywhere but is handled by the responsible office (缴存地,
+    # 登记地 ...), not a 跨省通办 service; answers never call it "全国通办".
+    cross_province: bool = True
 
     def stage_on(self, day: dt.date) -> Stage | None:
         return next((s for s in self.stages if s.active_on(day)), None)

@@ -1,5 +1,6 @@
-"""Stages that run only in some part of a place (`partly`): the answer says the list is not known,
-never that the whole place can, and never a count of "0 known places"."""
+"""How stages are worded: a stage that runs only in some part of a place (`partly`) says the list is
+not known, never that the whole place can, and never "0 known places"; a rule handled by the
+responsible office everywhere (`cross_province: false`) is never called 全国通办."""
 
 from tongban.reply import Eligibility
 
@@ -21,3 +22,11 @@ def test_a_roll_out_somewhere_in_the_country_names_no_place(tongban):
 def test_the_same_question_after_the_roll_out_is_a_plain_yes(tongban):
     reply = tongban.ask("高血压门诊能跨省结算吗", at="广州", as_of="2025-06-01")
     assert reply.meta.eligibility is Eligibility.YES
+
+
+def test_a_rule_handled_by_the_responsible_office_is_never_called_nationwide(tongban):
+    reply = tongban.ask("车牌丢了在外地能补吗", as_of="2026-12-01")
+    assert reply.meta.item == "plate_reissue"
+    assert "全国通办" not in reply.lead and "全国各地按同一规定办理" in reply.lead
+    reply = tongban.ask("公积金在深圳交的，租房能提吗", as_of="2026-12-01")
+    assert "由深圳的住房公积金管理中心" in reply.lead, reply.lead
