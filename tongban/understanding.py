@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from tongban.answers import asked_fact
 from tongban.dates import message_as_of, parse_date, parse_loose_date
 from tongban.errors import BadArgument
+from tongban.kb.model import Item
 from tongban.meaning import Clarification, Meaning, NotCovered, Overview, Question, QuestionKind
 from tongban.questions import detect_kind
 from tongban.regions import Place
@@ -206,12 +207,13 @@ def _item(
     items = tongban.kb.items
     if hints.item is not None:
         return hints.item, ()
-    text_candidates = tongban.candidates(text)
-    if not text.startswith("/"):  # a tapped option names its item: no second guess
-        service = tongban.not_covered_service(text, text_candidates)
-        if service is not None:
-            return NotCovered(service, as_of)
     value = _entity(hints, "item")
+    if text.startswith("/") and value in items:  # a tapped option names its item: no second guess
+        return value, ()
+    text_candidates = tongban.candidates(text)
+    service = tongban.not_covered_service(text, text_candidates)
+    if service is not None:
+        return NotCovered(service, as_of)
     if value in items:
         return _asked_about(tongban, value, text, as_of)
     candidates = tongban.candidates(value) if value else text_candidates
@@ -298,7 +300,7 @@ def _named_plainly(tongban: Tongban, item_id: str, text: str) -> bool:
     return any(len(t) >= PLAIN_NAME_LEN and compact(t) in key for t in (item.name, *item.aliases))
 
 
-def _asks_in_words(item, text: str, as_of: dt.date) -> bool:
+def _asks_in_words(item: Item, text: str, as_of: dt.date) -> bool:
     """One of the item's facts is asked for with one of its phrasings, word for word; a phrasing
     that is only a kind of question (怎么操作, 需要什么) says nothing about the item."""
     key = compact(text)
