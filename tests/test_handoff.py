@@ -188,7 +188,8 @@ def test_take_reply_hand_back(tmp_path) -> None:
     asyncio.run(service.take(ticket, "agent1"))
     assert control.calls == [("pause", "citizen-a")]
     assert service.holding("citizen-a")
-    assert sent[-1][1]["handoff"]["event"] == "status" and "已接入" in sent[-1][1]["text"]
+    assert sent[-1][1]["handoff"] == {"event": "status", "state": "active", "seq": 1}
+    assert "已接入" in sent[-1][1]["text"]
     with pytest.raises(HandoffError):  # someone else was first
         asyncio.run(service.take(ticket, "agent2"))
     with pytest.raises(HandoffError):

@@ -83,6 +83,7 @@ from tongban.channels.inbound import (
 from tongban.channels.options import to_rasa_text
 from tongban.channels.server import NO_ANSWER_REPLY, UNAVAILABLE_REPLY, ConversationUnavailable
 from tongban.console.ratings import AnswerLog, SQLiteAnswerLog, note_message
+from tongban.handoff import channels as handoff_hooks
 from tongban.settings import MAX_BODY_BYTES, settings
 from tongban.stores import redis_state as shared_state
 
@@ -316,6 +317,8 @@ class SocketIOInput(RasaSocketIOInput):
         sio.eio.max_http_buffer_size = MAX_BODY_BYTES
         namespace = self.namespace
         sockets = self.sockets
+        # Human handoff: agents' messages reach this session's room (tongban/handoff/channels.py).
+        handoff_hooks.register_socketio(socketio_webhook, sio, self.bot_message_evt, namespace)
 
         @sio.on("connect", namespace=namespace)
         async def connect(sid: str, environ: dict, auth: dict | None = None) -> bool:
@@ -353,6 +356,9 @@ class SocketIOInput(RasaSocketIOInput):
                 await sio.enter_room(sid, session_id, namespace=namespace)
             socket.session_id = session_id
             await sio.emit("session_confirm", session_id, room=sid, namespace=namespace)
+            await handoff_hooks.replay_socketio(
+                sio, self.bot_message_evt, sid, session_id, namespace
+            )
 
         async def refuse(sid: str, reply_to: str | None, refusal: Refused) -> dict[str, Any]:
             logger.info("socket.io message refused: %s", refusal.error)
@@ -394,7 +400,8 @@ class SocketIOInput(RasaSocketIOInput):
                             )
                         )
                     status = "done"
-                    if not output.sent:
+                    # While an agent has the conversation, the paused bot's silence is right.
+                    if not output.sent and not await handoff_hooks.held(session_id):
                         logger.warning("socket.io turn produced no reply; sent the no-answer reply")
                         await output.send_text_message(session_id, NO_ANSWER_REPLY)
                 except ConversationUnavailable:

@@ -42,6 +42,7 @@ from tongban.channels import server
 from tongban.channels.client import client_key
 from tongban.channels.inbound import TOO_LONG_REPLY, BadRequest, clean_sender, too_long
 from tongban.channels.options import to_rasa_text
+from tongban.handoff import channels as handoff_hooks
 from tongban.settings import MAX_BODY_BYTES, settings
 from tongban.wechat import messages as kinds
 from tongban.wechat.config import WeChatConfig
@@ -121,6 +122,8 @@ class WeChatInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         wechat = Blueprint("tongban_wechat_webhook", __name__)
         server.install(wechat)
+        # Human handoff: agents' messages go out through the customer-service API.
+        handoff_hooks.register_wechat(wechat, self)
 
         @wechat.listener("after_server_stop")
         async def close_client(_app: Any, _loop: Any) -> None:
@@ -293,6 +296,8 @@ class WeChatInput(InputChannel):
             except server.ConversationUnavailable:
                 log.error("WeChat turn not processed: conversation unavailable")
                 output.messages = [{"text": server.UNAVAILABLE_REPLY}]
+            if not output.messages and await handoff_hooks.held(sender):
+                return []  # an agent has the conversation: the paused bot stays silent
             if not output.messages:
                 log.warning("WeChat turn produced no reply; sent the no-answer reply")
                 output.messages.append({"text": server.NO_ANSWER_REPLY})

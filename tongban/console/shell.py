@@ -21,6 +21,7 @@ class NavEntry:
 
 NAV: tuple[NavEntry, ...] = (
     NavEntry("search", "事项查询", "/console/#search"),
+    NavEntry("conversations", "会话", "/console/conversations/"),
     NavEntry("cases", "办件查询", "/console/#cases"),
     NavEntry("ratings", "好差评", "/console/#ratings"),
     NavEntry("audit", "审计日志", "/console/#audit", role="admin"),

@@ -189,7 +189,7 @@ class HandoffService:
                 log.error("handoff: pause failed: %s", type(exc).__name__)
                 await asyncio.to_thread(self.store.end, ticket.id, agent, RETURNED, None)
                 raise HandoffError("暂时无法接入这个会话，请稍后再试", status=503) from None
-        await self._say(ticket, "system", None, texts.joined(agent_label(agent)), None)
+        await self._say(ticket, "joined", None, texts.joined(agent_label(agent)), None)
         return ticket
 
     async def reply(
@@ -214,7 +214,8 @@ class HandoffService:
         )
         if self.control is not None:
             await self.control.resume(ticket.sender)
-        await self._say(ticket, "system", None, texts.CLOSED if close else texts.HANDED_BACK, None)
+        kind, text = (CLOSED, texts.CLOSED) if close else (RETURNED, texts.HANDED_BACK)
+        await self._say(ticket, kind, None, text, None)
         return ticket
 
     async def conversation(self, ticket_id: int, after: float = 0.0) -> dict[str, Any]:
@@ -224,7 +225,8 @@ class HandoffService:
         if self.control is not None:
             lines.extend(await self.control.transcript(ticket.sender))
         for message in self.store.sender_messages(ticket.sender, ticket.created - REPLAY_SECONDS):
-            lines.append(Line(message.kind, message.shown, message.created, message.agent))
+            who = "agent" if message.kind == "agent" else "system"
+            lines.append(Line(who, message.shown, message.created, message.agent))
         lines.sort(key=lambda line: line.at)
         lines = [line for line in lines if line.at > after][-300:]
         return {
@@ -274,15 +276,15 @@ class HandoffService:
 
     def _outgoing(self, message: StoredMessage) -> dict[str, Any]:
         data = self.keys.unseal(_MESSAGE_PURPOSE, message.sealed) or {}
-        event = "agent" if message.kind == "agent" else "status"
+        handoff: dict[str, Any] = {"event": "agent", "seq": message.id}
+        if message.kind == "agent":
+            handoff["agent"] = agent_label(message.agent)
+        else:  # joined / returned / closed: what the conversation is now
+            handoff |= {"event": "status", "state": STATES.get(message.kind, message.kind)}
         return {
             "text": str(data.get("text") or ""),
             "message_id": message.message_id,
-            "handoff": {
-                "event": event,
-                "agent": agent_label(message.agent) if message.agent else None,
-                "seq": message.id,
-            },
+            "handoff": handoff,
         }
 
     def _ticket_view(self, ticket: Ticket, position: int | None = None) -> dict[str, Any]:
@@ -310,6 +312,8 @@ class HandoffService:
         }
 
 
+# A status message's kind -> the conversation's state the citizen's channel is told.
+STATES = {"joined": ACTIVE, RETURNED: RETURNED, CLOSED: CLOSED}
 CHANNEL_NAMES = {"socketio": "网页聊天", "wechat": "微信公众号", "rest": "REST"}
 
 
