@@ -273,3 +273,38 @@ def test_socketio_delivery_replay_and_silence(setup: Setup, monkeypatch) -> None
     asyncio.run(hooks.replay_socketio(sio, "bot_uttered", "sid-1", "S" * 32, None))
     assert [data["message_id"] for _, data, _ in sio.emitted] == live
     assert {room for _, _, room in sio.emitted} == {"sid-1"}
+
+
+# -- the WeChat hook --------------------------------------------------------------------------
+
+
+class FakeQuota:
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    async def spend(self, openid: str) -> bool:
+        self.left -= 1
+        return self.left >= 0
+
+
+class FakeCustomerService:
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    async def send_text(self, openid: str, content: str) -> bool:
+        self.sent.append((openid, content))
+        return True
+
+
+def test_wechat_delivery_uses_the_customer_service_api_within_the_quota(setup, monkeypatch):
+    monkeypatch.setattr(hooks, "hub", lambda: setup.service)
+    channel = SimpleNamespace(quota=FakeQuota(2), customer_service=FakeCustomerService())
+    hooks.register_wechat(FakeBlueprint(), channel)
+    ticket = setup.service.request("openid-1", "wechat").ticket
+    asyncio.run(setup.service.take(ticket, "agent1"))  # "已接入" uses one message of the quota
+    assert asyncio.run(setup.service.reply(ticket, "agent1", "您好", None))[1] is True
+    assert [text for _, text in channel.customer_service.sent][-1] == "您好"
+    assert {openid for openid, _ in channel.customer_service.sent} == {"openid-1"}
+    # Over Tencent's quota: not sent, and the agent is told.
+    assert asyncio.run(setup.service.reply(ticket, "agent1", "还在吗", None))[1] is False
+    assert len(channel.customer_service.sent) == 2

@@ -44,6 +44,12 @@ const TEXT = {
   thanksReason: "已收到您的意见，谢谢！",
   rateFailed: "评价没有提交成功，请稍后再试。",
   botSays: "通办助手说：",
+  agentSays: "人工客服说：",
+  agentName: "人工客服",
+  handoffOffer: "问题没解决？转人工客服",
+  handoffQueued: (ahead) =>
+    `正在为您转接人工客服：${ahead > 0 ? `前面还有 ${ahead} 位` : "您是下一位"}。工作人员接入后会在这里回复您。`,
+  handoffActive: "人工客服正在为您服务，请直接输入您的问题。",
 };
 
 // ---------------------------------------------------------------- state (sessionStorage) --------
@@ -64,6 +70,8 @@ function loadState() {
   }
   return { sessionId: null, greeted: false, items: [] };
 }
+// state.handoff: {state: "queued" | "active", position} while a person is asked for or serving;
+// agents' messages are bot items with `agent` (a person's name) or `handoffStatus` (joined, ended).
 
 const state = loadState();
 
@@ -232,6 +240,17 @@ function renderBot(item, isLast) {
   const bubble = document.createElement("div");
   bubble.className = "bubble";
   renderBotParts(bubble, item.parts);
+  if (item.agent !== undefined && item.agent !== null) {
+    // A person wrote this, not the assistant: say so visibly and to screen readers.
+    row.classList.add("agent");
+    const name = document.createElement("span");
+    name.className = "agent-name";
+    name.setAttribute("aria-hidden", "true");
+    name.textContent = TEXT.agentName + (item.agent || "");
+    row.append(name, speakerLabel(TEXT.agentSays), bubble);
+    return row;
+  }
+  if (item.handoffStatus) row.classList.add("handoff-status");
   row.append(speakerLabel(TEXT.botSays), bubble);
   if (isLast && item.quickReplies.length) row.append(renderQuickReplies(item.quickReplies));
   // Only an answer about an item can be rated, with the message id the server signed for it:
@@ -333,6 +352,19 @@ function renderRating(item) {
   note.className = "rating-status";
   note.setAttribute("role", "status");
   box.append(note);
+
+  // 👎 (and "没解决") offers a person: the same request as typing "转人工".
+  const offer = document.createElement("button");
+  offer.type = "button";
+  offer.className = "quick-reply handoff-offer";
+  offer.textContent = TEXT.handoffOffer;
+  offer.hidden = item.rating !== "down";
+  offer.addEventListener("click", () => {
+    offer.hidden = true;
+    sendMessage("转人工", "/human_handoff");
+    input.focus();
+  });
+  box.append(offer);
   return box;
 }
 
@@ -362,6 +394,8 @@ async function rate(item, rating, reason, box) {
     button.setAttribute("aria-pressed", String(button.classList.contains(`rate-${rating}`)));
   }
   note.textContent = reason ? TEXT.thanksReason : TEXT.thanks;
+  const offer = box.querySelector(".handoff-offer");
+  if (offer) offer.hidden = !(rating === "down" || /没解决|没有解决|未解决/.test(reason || ""));
   if (reason) {
     reasonForm.hidden = true;
     box.querySelector(`.rate-${rating}`).focus();
@@ -626,6 +660,8 @@ function onBotMessage(message) {
   const messageId = typeof message.message_id === "string" ? message.message_id : null;
   if (messageId && seenMessageIds.has(messageId)) return; // sent again after a reconnect
   const replyTo = typeof message.reply_to === "string" ? message.reply_to : null;
+  const handoff = message.handoff && typeof message.handoff === "object" ? message.handoff : null;
+  if (handoff) noteHandoff(handoff);
   const typed = tongbanReply(message);
   // A Reply is rendered from its fields; its text is only the fallback for other clients.
   const text = !typed && typeof message.text === "string" ? message.text : "";
@@ -637,7 +673,11 @@ function onBotMessage(message) {
   if (!typed && !text && !replies.length) return;
 
   const asked = replyTo ? userItem(replyTo) : null;
-  const item = (asked && answerTo(replyTo)) || newAnswer(replyTo, messageId);
+  // An agent's message, or a handoff status, is its own item: never merged into an answer.
+  const person = handoff && (handoff.event === "agent" || handoff.event === "status");
+  const item = (!person && asked && answerTo(replyTo)) || newAnswer(person ? null : replyTo, messageId);
+  if (person && handoff.event === "agent") item.agent = typeof handoff.agent === "string" ? handoff.agent : "";
+  if (person && handoff.event === "status") item.handoffStatus = String(handoff.state || "");
   if (messageId) item.messageIds.push(messageId);
   if (typed) item.parts.push(typed);
   else if (text) item.parts.push({ text });
@@ -654,6 +694,42 @@ function onBotMessage(message) {
   replaceRow(item);
   // A message that answers nothing sent from here (e.g. the server's own) is read out at once.
   if (!asked) announceAnswer(item);
+}
+
+// ---------------------------------------------------------------- human handoff ----------------
+// The assistant's handoff action says {"handoff": {"event": "queued", "position"}}; agents'
+// messages and status changes come from the console (tongban/handoff) as bot_uttered with
+// {"handoff": {"event": "agent" | "status", "agent"?, "state"?}}, again after a reconnect: they
+// are shown once, by message id.
+
+let handoffBanner = null;
+
+function drawHandoff() {
+  if (!handoffBanner) {
+    handoffBanner = document.createElement("p");
+    handoffBanner.id = "handoff-banner";
+    handoffBanner.className = "notice handoff-banner";
+    handoffBanner.setAttribute("role", "status");
+    log.before(handoffBanner);
+  }
+  const current = state.handoff;
+  handoffBanner.hidden = !current;
+  if (!current) return;
+  handoffBanner.dataset.state = current.state;
+  handoffBanner.textContent =
+    current.state === "active" ? TEXT.handoffActive : TEXT.handoffQueued(current.position || 0);
+}
+
+function noteHandoff(handoff) {
+  if (handoff.event === "queued") {
+    state.handoff = { state: "queued", position: Number(handoff.position) || 0 };
+  } else if (handoff.event === "active" || (handoff.event === "status" && handoff.state === "active")) {
+    state.handoff = { state: "active", position: 0 };
+  } else if (handoff.event === "status") {
+    state.handoff = null; // handed back or closed: the assistant answers again
+  }
+  saveState();
+  drawHandoff();
 }
 
 function connect() {
@@ -781,5 +857,6 @@ if (EMBEDDED) {
 // ---------------------------------------------------------------- start --------------------------
 
 renderAll();
+drawHandoff();
 connect();
 if (!EMBEDDED) input.focus();

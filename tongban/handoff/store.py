@@ -51,7 +51,7 @@ class StoredMessage:
     ticket: int
     message_id: str  # the id the citizen's channel shows (stable across replays)
     client_id: str | None  # the agent page's id for this send: a repeat is not sent twice
-    kind: str  # "agent" or "system"
+    kind: str  # "agent", or a status: "joined", "returned", "closed"
     agent: str | None
     sealed: str  # the text as sent, sealed
     shown: str  # the text redacted, for the console

@@ -1,0 +1,191 @@
+"""Human handoff in a real browser (issue 15 §2): a citizen in the widget asks for a person, an
+agent in a second browser context takes the conversation in the console and replies, the citizen
+sees the reply (also after a reload, once), the bot stays silent meanwhile, and the agent hands
+back to the bot, which answers again.
+
+The servers are started for this module alone by tools/run.sh on free ports, with their own
+handoff, console and tracker databases and service hours "always", so the test passes at any
+hour and a `make run` is left alone. Screenshots go to tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import (
+    ROOT,
+    START_TIMEOUT,
+    _config_files,
+    _stop,
+    _tail,
+    free_port,
+    open_context,
+    screenshot,
+)
+
+AGENT = "agent07"
+PASSWORD = "handoff-demo-2026"
+TIMEOUT = 45_000  # ms; the first answers after start-up warm the models up
+
+
+@dataclass
+class Servers:
+    chat: str  # http://localhost:<port>/webhooks/webchat/
+    console: str  # http://localhost:<port>/console/
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    if not (ROOT / "models" / "tongban.tar.gz").is_file():
+        pytest.fail("models/tongban.tar.gz is missing: run `make train` first")
+    folder = tmp_path_factory.mktemp("handoff")
+    rasa_port, actions_port = free_port(), free_port()
+    credentials, endpoints = _config_files(folder, actions_port)
+    env = os.environ | {
+        "RASA_PORT": str(rasa_port),
+        "ACTIONS_PORT": str(actions_port),
+        "TONGBAN_CREDENTIALS": str(credentials),
+        "TONGBAN_ENDPOINTS": str(endpoints),
+        "TONGBAN_LOG_DIR": str(folder),
+        "TONGBAN_START_TIMEOUT": str(START_TIMEOUT),
+        "TONGBAN_SECRET_KEY": secrets.token_urlsafe(32),
+        "TONGBAN_ACTION_TOKEN": secrets.token_urlsafe(32),
+        "TONGBAN_CONSOLE_DB": str(folder / "console.db"),
+        "TONGBAN_ANSWERS_DB": str(folder / "answers.db"),
+        "TONGBAN_CASES_DB": str(folder / "cases.db"),
+        "TONGBAN_HANDOFF_DB": str(folder / "handoff.db"),
+        "TONGBAN_HANDOFF_HOURS": "always",
+        "RASA_TELEMETRY_ENABLED": "false",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+    staff = subprocess.run(
+        [str(ROOT / ".venv/bin/tongban"), "staff", "add", AGENT, "--role", "agent",
+         "--password-stdin"],
+        input=PASSWORD + "\n", capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert staff.returncode == 0, staff.stderr
+    output = folder / "run.out"
+    started = time.monotonic()
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            ["bash", "tools/run.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    chat = f"http://localhost:{rasa_port}/webhooks/webchat/"
+    try:
+        while f"网页聊天 / web chat: {chat}" not in output.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() - started > START_TIMEOUT + 30:
+                logs = "".join(
+                    _tail(folder / n) for n in ("rasa.log", "actions.log") if (folder / n).exists()
+                )
+                pytest.fail(f"tools/run.sh did not start:\n{output.read_text()}\n{logs}")
+            time.sleep(1)
+        yield Servers(chat, f"http://localhost:{rasa_port}/console/", folder)
+    finally:
+        _stop(process)
+
+
+def bot_messages(page: Page):
+    return page.locator("#log .msg.bot")
+
+
+def say(page: Page, text: str) -> None:
+    box = page.get_by_label("输入您的问题")
+    box.fill(text)
+    box.press("Enter")
+
+
+def test_a_citizen_reaches_an_agent_and_is_handed_back(browser: Browser, servers: Servers) -> None:
+    citizen_ctx, citizen, _, citizen_errors = open_context(
+        browser, viewport={"width": 480, "height": 820}
+    )
+    agent_ctx, agent, agent_dialogs, agent_errors = open_context(
+        browser, viewport={"width": 1280, "height": 900}
+    )
+    try:
+        # The citizen asks for a person and is told their place in the queue.
+        citizen.goto(servers.chat)
+        expect(bot_messages(citizen).first.locator(".quick-reply").first).to_be_visible(
+            timeout=TIMEOUT
+        )
+        say(citizen, "转人工")
+        banner = citizen.locator("#handoff-banner")
+        expect(banner).to_contain_text("您是下一位", timeout=TIMEOUT)
+        expect(bot_messages(citizen).last).to_contain_text("排队")
+        screenshot(citizen, "handoff-citizen-queued")
+
+        # The agent signs in and sees the conversation in the queue.
+        agent.goto(servers.console)
+        agent.get_by_label("账号").fill(AGENT)
+        agent.get_by_label("密码").fill(PASSWORD)
+        agent.get_by_role("button", name="登录").click()
+        expect(agent.locator("#who")).to_contain_text(AGENT, timeout=TIMEOUT)
+        agent.get_by_role("link", name="会话").click()
+        expect(agent).to_have_url(f"{servers.console}conversations/")
+        queued = agent.locator("#queued li[data-ticket] button.open")
+        expect(queued).to_have_count(1, timeout=TIMEOUT)
+        expect(queued).to_contain_text("网页聊天")
+        queued.click()
+        expect(agent.locator("#transcript")).to_contain_text("转人工", timeout=TIMEOUT)
+        agent.get_by_role("button", name="接入").click()
+        expect(agent.locator("#conv-state")).to_contain_text("接待中", timeout=TIMEOUT)
+        expect(agent.locator("#active li[data-ticket]")).to_have_count(1, timeout=TIMEOUT)
+
+        # The citizen is told a person has joined; the agent's reply reaches the widget.
+        expect(banner).to_contain_text("人工客服正在为您服务", timeout=TIMEOUT)
+        agent.get_by_label("回复市民").fill("您好，我是人工客服，请问您要办什么业务？")
+        agent.get_by_label("回复市民").press("Enter")
+        reply = citizen.locator("#log .msg.bot.agent")
+        expect(reply).to_have_count(1, timeout=TIMEOUT)
+        expect(reply).to_contain_text("您好，我是人工客服")
+        expect(reply.locator(".agent-name")).to_contain_text(f"坐席 {AGENT}")
+        expect(agent.get_by_label("回复市民")).to_have_value("")
+        screenshot(citizen, "handoff-citizen-agent-reply")
+
+        # While the agent has it, the bot is silent: the citizen's message reaches the agent only.
+        before = bot_messages(citizen).count()
+        say(citizen, "我在深圳，能领结婚证吗")
+        expect(agent.locator("#transcript .citizen").last).to_contain_text(
+            "能领结婚证吗", timeout=TIMEOUT
+        )
+        expect(citizen.locator("#typing")).to_be_hidden(timeout=TIMEOUT)
+        citizen.wait_for_timeout(1500)
+        assert bot_messages(citizen).count() == before
+        screenshot(agent, "handoff-console-conversation")
+
+        # A reload keeps the thread and shows the agent's reply once.
+        citizen.reload()
+        expect(citizen.locator("#log .msg.bot.agent")).to_have_count(1, timeout=TIMEOUT)
+        expect(citizen.locator("#log .msg.user").last).to_contain_text("能领结婚证吗")
+        expect(citizen.locator("#handoff-banner")).to_contain_text("人工客服正在为您服务")
+        agent.get_by_label("回复市民").fill("可以在深圳办理，稍后通办助手会告诉您要带的材料。")
+        agent.get_by_label("回复市民").press("Enter")
+        expect(citizen.locator("#log .msg.bot.agent")).to_have_count(2, timeout=TIMEOUT)
+
+        # The agent hands back; the bot answers again.
+        agent.get_by_role("button", name="交还通办助手").click()
+        expect(agent.locator("#conv-state")).to_contain_text("已交还", timeout=TIMEOUT)
+        expect(citizen.locator("#log .msg.bot.handoff-status").last).to_contain_text(
+            "通办助手继续为您解答", timeout=TIMEOUT
+        )
+        expect(citizen.locator("#handoff-banner")).to_be_hidden()
+        before = bot_messages(citizen).count()
+        say(citizen, "我在深圳，能领结婚证吗")
+        expect(bot_messages(citizen)).to_have_count(before + 1, timeout=TIMEOUT)
+        expect(bot_messages(citizen).last).to_contain_text("结婚")
+        screenshot(citizen, "handoff-citizen-handed-back")
+        expect(citizen.locator("#log .msg.bot.agent")).to_have_count(2)
+        assert not citizen_errors and not agent_errors and not agent_dialogs
+    finally:
+        citizen_ctx.close()
+        agent_ctx.close()
