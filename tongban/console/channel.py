@@ -146,6 +146,8 @@ class ConsoleInput(InputChannel):
             self.tongban = Tongban.load(warm=True)
         if self.search is None:
             self.search = ConsoleSearch(self.tongban)
+            for query in ("结婚登记", "我想换驾照", "jhdj", "结昏"):  # warm the pinyin caches
+                self.search.search(query)
         if self.cases is None:
             self.case_service = self.case_service or CaseService.from_env()
             self.cases = ConsoleCases(self.case_service, self.auth)

@@ -129,22 +129,45 @@
       el(ordered ? "ol" : "ul", {}, items.map((text) => el("li", { text }))));
   }
 
-  function replyBlock(kind, title, reply) {
+  // Every reply carries the item's details; the card shows each section once, in the block it
+  // belongs to (documents under 材料清单, steps and channels under 怎么办), else where it first comes.
+  const HOME_OF = { documents: "documents", steps: "process", channels: "process", regions: "regions" };
+  const sectionKey = (part) => JSON.stringify([part.kind, part.title, part.items]);
+
+  function placeSections(replies) {
+    const where = new Map();
+    for (const [kind] of CARD_PARTS) {
+      for (const part of (replies[kind] && replies[kind].sections) || []) {
+        const key = sectionKey(part);
+        const home = HOME_OF[part.kind];
+        // The home block says it in its own words (its body or a section of the same kind).
+        const homeReply = home && replies[home];
+        const homeHasIt = homeReply && (homeReply.body?.kind === part.kind ||
+          (homeReply.sections || []).some((p) => p.kind === part.kind));
+        if (homeHasIt && kind === home) where.set(key, home);
+        else if (!where.has(key)) where.set(key, homeHasIt ? null : kind);
+      }
+    }
+    return where;
+  }
+
+  function replyBlock(kind, title, reply, where) {
     const block = el("section", { class: `part part-${kind}`, "aria-label": title },
       el("h3", { text: title }),
       el("p", { class: "lead", text: reply.lead }));
-    if (reply.body) {
+    // The documents list is the checklist of its own block.
+    if (reply.body && !(kind !== "documents" && reply.body.kind === "documents")) {
       const checklist = kind === "documents";
       block.append(section(reply.body.title, reply.body.items, {
         ordered: reply.body.kind === "steps" || checklist, cls: checklist ? "checklist" : "",
       }));
     }
-    const open = kind === "documents" || kind === "process";
     for (const part of reply.sections || []) {
-      const details = el("details", { open: open && ["steps", "channels", "documents"].includes(part.kind) },
+      if (where.get(sectionKey(part)) !== kind) continue;
+      const open = ["documents", "steps", "channels"].includes(part.kind);
+      block.append(el("details", { open },
         el("summary", { text: part.title }),
-        el(part.kind === "steps" ? "ol" : "ul", {}, part.items.map((text) => el("li", { text }))));
-      block.append(details);
+        el(part.kind === "steps" ? "ol" : "ul", {}, part.items.map((text) => el("li", { text })))));
     }
     return block;
   }
@@ -153,6 +176,7 @@
     const can = data.replies.can;
     const eligibility = can.meta.eligibility;
     const card = $("card");
+    const where = placeSections(data.replies);
     const places = [data.home && `户籍地 ${data.home}`, data.at && `所在地 ${data.at}`].filter(Boolean).join("，");
     card.replaceChildren(
       el("header", { class: "card-head" },
@@ -162,7 +186,7 @@
           places ? ` · ${places}` : "",
           ` · 最近核实 ${data.item.last_verified}`),
         eligibility ? el("p", { class: `badge badge-${eligibility}`, id: "eligibility", text: ELIGIBILITY[eligibility] || eligibility }) : null),
-      ...CARD_PARTS.map(([kind, title]) => data.replies[kind] ? replyBlock(kind, title, data.replies[kind]) : null).filter(Boolean),
+      ...CARD_PARTS.map(([kind, title]) => data.replies[kind] ? replyBlock(kind, title, data.replies[kind], where) : null).filter(Boolean),
       el("section", { class: "part part-stages", "aria-label": "各阶段" },
         el("h3", { text: "政策阶段" }),
         el("ol", { class: "timeline" }, data.stages.map((stage) =>
@@ -197,6 +221,13 @@
   $("context").addEventListener("submit", (event) => { event.preventDefault(); loadCard(); });
   $("date").addEventListener("change", loadCard);
   $("print").addEventListener("click", () => window.print());
+  // A printout shows every detail of the card, folded or not.
+  let folded = [];
+  window.addEventListener("beforeprint", () => {
+    folded = [...document.querySelectorAll("#card details:not([open])")];
+    folded.forEach((d) => { d.open = true; });
+  });
+  window.addEventListener("afterprint", () => folded.forEach((d) => { d.open = false; }));
 
   for (const key of ["home", "at"]) {
     let placeTimer = null;
