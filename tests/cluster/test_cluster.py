@@ -38,7 +38,10 @@ async def send(
     async with session.post(
         f"{base}/webhooks/rest/webhook", json={"sender": sender, "message": text}
     ) as reply:
-        body = await reply.json(content_type=None)
+        try:
+            body = await reply.json(content_type=None)
+        except ValueError:  # nginx's own 502 page, say
+            return reply.status, [{"error": await reply.text()}]
         return reply.status, body if isinstance(body, list) else [body]
 
 
@@ -183,6 +186,62 @@ def test_wechat_retry_on_the_other_instance_runs_once(cluster, db):
     assert len(texts) <= 1, texts  # never two different answers
     user = [e for e in events(db, openid) if e[1] == "user"]
     assert len(user) == 1, len(user)
+
+
+# ---------------------------------------------------------------- socket.io -----------------
+
+
+async def _socket(url: str, session_id: str | None = None):
+    import socketio
+
+    client = socketio.AsyncClient(reconnection=False)
+    got: list[dict] = []
+    confirmed: asyncio.Future = asyncio.get_running_loop().create_future()
+    client.on("bot_uttered", lambda data: got.append(data))
+    client.on("session_confirm", lambda sid: confirmed.done() or confirmed.set_result(sid))
+    await client.connect(url, transports=["polling"], socketio_path="/socket.io", wait_timeout=20)
+    await client.emit("session_request", {"session_id": session_id} if session_id else {})
+    return client, got, await asyncio.wait_for(confirmed, 20)
+
+
+def test_socketio_repeat_on_the_other_instance_and_emits_across_instances(cluster, db):
+    """A message sent on instance 1 and repeated (same client_message_id, after a reconnect) on
+    instance 2 runs once and gets the same answer there (the reply log is in Redis). An emit to
+    the session's room from anywhere (here: this process, through python-socketio's Redis
+    manager, as an agent's reply would) reaches the socket on whichever instance holds it."""
+    import socketio
+
+    async def run() -> None:
+        one, got1, sid = await _socket(cluster.instances[0].url)
+        ack = await one.call(
+            "user_uttered",
+            {"message": "异地就医备案怎么办", "session_id": sid, "client_message_id": "cmsg-0001"},
+            timeout=60,
+        )
+        assert ack["status"] == "done" and got1, ack
+        await one.disconnect()
+        two, got2, same = await _socket(cluster.instances[1].url, sid)
+        assert same == sid
+        ack = await two.call(
+            "user_uttered",
+            {"message": "异地就医备案怎么办", "session_id": sid, "client_message_id": "cmsg-0001"},
+            timeout=60,
+        )
+        assert ack["status"] == "done"
+        assert [m.get("text") for m in got2] == [m.get("text") for m in got1]
+        manager = socketio.AsyncRedisManager(
+            "redis://127.0.0.1:6379/0", channel="tbtest:socketio", write_only=True
+        )
+        await manager.emit("bot_uttered", {"text": "坐席：您好"}, room=sid, namespace="/")
+        for _ in range(100):
+            if any(m.get("text") == "坐席：您好" for m in got2):
+                break
+            await asyncio.sleep(0.1)
+        assert any(m.get("text") == "坐席：您好" for m in got2)
+        await two.disconnect()
+        assert sum(e[1] == "user" for e in events(db, sid)) == 1
+
+    asyncio.run(run())
 
 
 # ---------------------------------------------------------------- action server down --------

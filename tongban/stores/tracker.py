@@ -12,7 +12,9 @@ import logging
 from collections.abc import Generator
 from typing import Any
 
-from rasa.core.tracker_store import SQLTrackerStore, ensure_schema_exists
+import sqlalchemy
+import sqlalchemy.orm
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs, ensure_schema_exists
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,6 +29,15 @@ class TrackerStoreError(Exception):
 
 
 class RedactingSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Rasa's engine hands out pooled connections unchecked: after a database restart each
+        # stale one failed one message. Checked before use, a restart costs no message.
+        url = self.engine.url
+        self.engine.dispose()
+        self.engine = sqlalchemy.create_engine(url, pool_pre_ping=True, **create_engine_kwargs(url))
+        self.sessionmaker = sqlalchemy.orm.session.sessionmaker(bind=self.engine)
+
     @contextlib.contextmanager
     def session_scope(self) -> Generator[Any, None, None]:
         # Rasa's version turns every ValueError (a lone surrogate's UnicodeEncodeError included)
