@@ -25,7 +25,7 @@ from tongban.cases.limits import SQLiteFailureCounter
 from tongban.cases.service import CaseService
 from tongban.cases.store import SQLiteCaseStore
 from tongban.channels.feedback import Feedback, FeedbackStore, new_message_id
-from tongban.console.auth import LOGIN_ACCOUNT_CLIENT, Auth
+from tongban.console.auth import LOGIN_ACCOUNT_CLIENT, LOGIN_CLIENT, Auth
 from tongban.console.cases import AGENT_MINUTE
 from tongban.console.channel import ConsoleInput
 from tongban.console.passwords import Cost, hash_password
@@ -302,7 +302,7 @@ def test_lockout_is_per_account_and_address_not_global(console) -> None:
 
 def test_spraying_many_accounts_locks_only_that_address(console) -> None:
     sprayer = "10.0.0.99"
-    for i in range(30):
+    for i in range(LOGIN_CLIENT.failures):
         client(console, sprayer).login(f"user{i}", "guess guess")
     assert client(console, sprayer).login("agent1").status == 429
     assert client(console, "10.0.0.5").login("agent1").status == 200

@@ -58,9 +58,9 @@ LOGIN_ACCOUNT_CLIENT = Limit("login", 5, 900)
 """5 failed logins for one account from one client address in 15 minutes lock that pair for the
 rest of the window: the account still works from every other address."""
 
-LOGIN_CLIENT = Limit("login_client", 30, 900)
-"""30 failed logins from one address, over all accounts, in 15 minutes (password spraying) lock
-that address only."""
+LOGIN_CLIENT = Limit("login_client", 100, 900)
+"""100 failed logins from one address, over all accounts, in 15 minutes (password spraying) lock
+that address only. High, because a whole call centre may reach the console from one address."""
 
 _PURPOSE = "console"
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]")
