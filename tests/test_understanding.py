@@ -144,3 +144,12 @@ def test_nothing_recognised_is_an_empty_clarification(tongban):
     assert understand(tongban, "asdf qwer").meaning == Clarification(
         (), understand(tongban, "asdf qwer").meaning.as_of
     )
+
+
+def test_a_whole_name_in_the_text_beats_a_span_the_nlu_tagged(tongban):
+    text = "长沙办理居住证要多久才能领证"
+    tagged = ({"entity": "item", "value": "marriage_registration", "start": 11, "end": 13},)
+    meaning = understand(
+        tongban, text, hints=Hints(intent="ask_time_fees", entities=tagged)
+    ).meaning
+    assert meaning.item_id == "residence_permit_apply"

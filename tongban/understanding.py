@@ -215,6 +215,11 @@ def _item(
     if service is not None:
         return NotCovered(service, as_of)
     if value in items:
+        # The NLU tags a span (领证 in "长沙办理居住证要多久才能领证"); an item's whole name
+        # written in the text is stronger evidence.
+        written = clear_winner(text_candidates)
+        if written is not None and written.item_id != value and _written(written, text):
+            value = written.item_id
         return _asked_about(tongban, value, text, as_of)
     candidates = tongban.candidates(value) if value else text_candidates
     best = clear_winner(candidates)
@@ -291,6 +296,11 @@ def _asked_about(
         return kept
     rest = [i for i in others if i != holders[0]]
     return holders[0], tuple([item_id, *rest][:MAX_ALSO])
+
+
+def _written(candidate: Candidate, text: str) -> bool:
+    """The candidate's matched name or alias stands in the text as written (not only its words)."""
+    return "+" not in candidate.matched and compact(candidate.matched) in compact(text)
 
 
 def _named_plainly(tongban: Tongban, item_id: str, text: str) -> bool:
