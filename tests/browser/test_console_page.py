@@ -32,6 +32,7 @@ from tests.browser.conftest import (
     open_context,
     screenshot,
 )
+from tests.browser.test_webchat_page import ask, last_answer, wait_for_greeting
 
 AGENT, ADMIN = "agent01", "admin01"
 PASSWORD = "hotline-demo-2026"
@@ -200,9 +201,39 @@ def test_an_agent_answers_a_caller_and_looks_up_a_case(browser: Browser, console
         expect(page.locator("#audit-rows")).not_to_contain_text("SC2025110300342")
         screenshot(page, "console-audit")
         page.get_by_role("link", name="好差评").click()
-        expect(page.locator("#ratings-summary")).to_contain_text("共 0 条评价")
+        expect(page.locator("#ratings-summary")).to_contain_text("条评价")
         page.get_by_role("button", name="退出登录").click()
         expect(page).to_have_url(f"{console.url}login", timeout=TIMEOUT)
+        assert not errors and not dialogs
+    finally:
+        context.close()
+
+
+def test_a_citizens_rating_reaches_the_editors_view(browser: Browser, console: Console) -> None:
+    """👎 with a reason in the widget; the console shows it under the item and the answer rated."""
+    context, page, dialogs, errors = open_context(browser, viewport={"width": 1280, "height": 900})
+    try:
+        page.goto(console.url.replace("/console/", "/webhooks/webchat/"))
+        wait_for_greeting(page)
+        ask(page, "我在深圳，能领结婚证吗")
+        answer = last_answer(page)
+        answer.get_by_role("button", name="差评：没帮助").click()
+        reason = "没说婚姻登记处在哪"
+        answer.get_by_label("补充原因（可选，最多 500 字）").fill(reason)
+        answer.get_by_role("button", name="提交原因").click()
+        expect(answer.locator(".rating-status")).to_have_text("已收到您的意见，谢谢！")
+    finally:
+        context.close()
+    context, page, dialogs, errors = open_context(browser, viewport={"width": 1280, "height": 900})
+    try:
+        sign_in(page, console, ADMIN)
+        page.get_by_role("link", name="好差评").click()
+        group = page.locator(".rating-group").filter(has_text="结婚登记").first
+        expect(group).to_contain_text("👎 1", timeout=TIMEOUT)
+        expect(group.locator(".reasons")).to_contain_text(reason)
+        screenshot(page, "console-ratings")
+        export = page.request.get(f"{console.url}api/ratings.csv")
+        assert export.status == 200 and reason in export.text()
         assert not errors and not dialogs
     finally:
         context.close()

@@ -6,6 +6,8 @@
 (function () {
   const { api, el } = window.Console;
   const $ = (id) => document.getElementById(id);
+  const KINDS = { can: "能否办理", documents: "所需材料", process: "办理流程和地点", regions: "适用地区",
+                  time_fees: "时限和费用", department: "主管部门", overview: "事项概况" };
   const ELIGIBILITY = { yes: "可以办理", no: "不能办理", not_confirmed: "未确认" };
   const CARD_PARTS = [
     ["can", "能否办理"],
@@ -277,7 +279,7 @@
         el("summary", {}, el("strong", { text: group.name }), ` 👍 ${group.up} · 👎 ${group.down}`),
         el("ul", {}, group.answers.map((answer) => el("li", {},
           el("p", { class: "lead", text: answer.lead }),
-          el("p", { class: "muted", text: `${answer.kind || "其他"} · 👍 ${answer.up} · 👎 ${answer.down}` }),
+          el("p", { class: "muted", text: `${KINDS[answer.kind] || answer.kind || "其他"} · 👍 ${answer.up} · 👎 ${answer.down}` }),
           answer.reasons.length ? el("ul", { class: "reasons" }, answer.reasons.map((r) => el("li", { text: `${r.at.slice(0, 16)}：${r.reason}` }))) : null))))));
     if (!data.items.length) $("ratings-list").replaceChildren(el("p", { class: "muted", text: "还没有评价。" }));
   }
