@@ -227,6 +227,19 @@ def test_take_reply_hand_back(tmp_path) -> None:
     assert b"SC2025110300342" not in raw
 
 
+def test_waiting_citizens_are_told_when_the_queue_moves(tmp_path) -> None:
+    service, sent, _, _ = make_service(tmp_path)
+    first = service.request("citizen-a", "socketio").ticket
+    service.request("citizen-b", "socketio")
+    service.request("citizen-c", "socketio")
+    asyncio.run(service.take(first, "agent1"))
+    updates = [(to, m["handoff"]) for to, m in sent if "text" not in m]
+    assert updates == [
+        ("citizen-b", {"event": "queued", "position": 0}),
+        ("citizen-c", {"event": "queued", "position": 1}),
+    ]
+
+
 def test_close_with_a_note_and_a_new_request_opens_a_new_ticket(tmp_path) -> None:
     service, sent, _, _ = make_service(tmp_path)
     ticket = service.request("citizen-a", "socketio").ticket

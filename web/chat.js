@@ -44,7 +44,6 @@ const TEXT = {
   thanksReason: "已收到您的意见，谢谢！",
   rateFailed: "评价没有提交成功，请稍后再试。",
   botSays: "通办助手说：",
-  agentSays: "人工客服说：",
   agentName: "人工客服",
   handoffOffer: "问题没解决？转人工客服",
   handoffQueued: (ahead) =>
@@ -172,7 +171,8 @@ function announceAnswer(item) {
   if (!item || item.announced) return;
   item.announced = true;
   // A Reply is read as its lead and short list; its details stay in the log, to read on demand.
-  announce(TEXT.botSays + partsSpeech(item.parts));
+  const speaker = item.agent !== undefined && item.agent !== null ? agentSpeaker(item) : TEXT.botSays;
+  announce(speaker + partsSpeech(item.parts));
 }
 
 // ---------------------------------------------------------------- transcript ---------------------
@@ -233,6 +233,10 @@ function renderFailure(item) {
   return box;
 }
 
+function agentSpeaker(item) {
+  return `${TEXT.agentName}${item.agent || ""}说：`;
+}
+
 function renderBot(item, isLast) {
   const row = document.createElement("div");
   row.className = "msg bot";
@@ -247,7 +251,7 @@ function renderBot(item, isLast) {
     name.className = "agent-name";
     name.setAttribute("aria-hidden", "true");
     name.textContent = TEXT.agentName + (item.agent || "");
-    row.append(name, speakerLabel(TEXT.agentSays), bubble);
+    row.append(name, speakerLabel(agentSpeaker(item)), bubble);
     return row;
   }
   if (item.handoffStatus) row.classList.add("handoff-status");

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import (
@@ -46,6 +47,15 @@ class Servers:
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    yield from _start(tmp_path_factory, "always")
+
+
+@pytest.fixture(scope="module")
+def after_hours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    yield from _start(tmp_path_factory, "never")
+
+
+def _start(tmp_path_factory: pytest.TempPathFactory, hours: str) -> Iterator[Servers]:
     if not (ROOT / "models" / "tongban.tar.gz").is_file():
         pytest.fail("models/tongban.tar.gz is missing: run `make train` first")
     folder = tmp_path_factory.mktemp("handoff")
@@ -64,7 +74,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         "TONGBAN_ANSWERS_DB": str(folder / "answers.db"),
         "TONGBAN_CASES_DB": str(folder / "cases.db"),
         "TONGBAN_HANDOFF_DB": str(folder / "handoff.db"),
-        "TONGBAN_HANDOFF_HOURS": "always",
+        "TONGBAN_HANDOFF_HOURS": hours,
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
@@ -189,3 +199,37 @@ def test_a_citizen_reaches_an_agent_and_is_handed_back(browser: Browser, servers
     finally:
         citizen_ctx.close()
         agent_ctx.close()
+
+
+def rest(servers: Servers, sender: str, text: str) -> str:
+    reply = requests.post(
+        servers.chat.replace("/webchat/", "/rest/webhook"),
+        json={"sender": sender, "message": text},
+        timeout=60,
+    )
+    assert reply.status_code == 200, reply.text
+    return "\n".join(m.get("text") or "" for m in reply.json())
+
+
+def test_after_hours_a_citizen_leaves_a_number_for_a_callback(after_hours: Servers) -> None:
+    """Outside service hours: 12345, then the number is asked for, checked, stored sealed and
+    shown masked to agents; "不用了" and a question about an item leave the form."""
+    offer = rest(after_hours, "caller-1", "转人工")
+    assert "12345" in offer and "手机号" in offer
+    assert "不完整" in rest(after_hours, "caller-1", "138001")
+    saved = rest(after_hours, "caller-1", "我的手机是 138 0013 8000")
+    assert "138****8000" in saved
+    assert "12345" in rest(after_hours, "caller-2", "找人工客服")
+    assert "不留电话" in rest(after_hours, "caller-2", "不用了")
+    assert "12345" in rest(after_hours, "caller-3", "转人工")
+    assert "结婚" in rest(after_hours, "caller-3", "我在深圳，能领结婚证吗")
+
+    # The databases with their write-ahead logs, and the servers' logs.
+    stored = {path.name: path.read_bytes() for path in after_hours.folder.glob("handoff.db*")}
+    assert b"138****8000" in b"".join(stored.values())
+    for name in ("tracker.db", "tracker.db-wal", "rasa.log", "actions.log"):
+        path = after_hours.folder / name
+        if path.exists():
+            stored[name] = path.read_bytes()
+    for name, raw in stored.items():
+        assert b"13800138000" not in raw and b"138 0013 8000" not in raw, name

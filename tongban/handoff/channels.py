@@ -74,7 +74,9 @@ def register_wechat(blueprint: Any, channel: Any) -> None:
     from tongban.wechat.replies import split_bytes
 
     async def deliver(openid: str, message: dict[str, Any]) -> bool:
-        for part in split_bytes(str(message.get("text") or "")):
+        if not message.get("text"):
+            return False  # a queue-position update: only the web page shows those
+        for part in split_bytes(str(message["text"])):
             if not await channel.quota.spend(openid):
                 log.warning("handoff: WeChat quota used up; agent message not pushed")
                 return False

@@ -190,6 +190,7 @@ class HandoffService:
                 await asyncio.to_thread(self.store.end, ticket.id, agent, RETURNED, None)
                 raise HandoffError("暂时无法接入这个会话，请稍后再试", status=503) from None
         await self._say(ticket, "joined", None, texts.joined(agent_label(agent)), None)
+        await self._announce_positions()
         return ticket
 
     async def reply(
@@ -216,6 +217,7 @@ class HandoffService:
             await self.control.resume(ticket.sender)
         kind, text = (CLOSED, texts.CLOSED) if close else (RETURNED, texts.HANDED_BACK)
         await self._say(ticket, kind, None, text, None)
+        await self._announce_positions()
         return ticket
 
     async def conversation(self, ticket_id: int, after: float = 0.0) -> dict[str, Any]:
@@ -273,6 +275,14 @@ class HandoffService:
         if delivered:
             await asyncio.to_thread(self.store.mark_delivered, stored.message_id)
         return stored, delivered
+
+    async def _announce_positions(self) -> None:
+        """The queue moved: every waiting citizen's page shows its new place (no text, so text
+        channels such as WeChat are not sent anything)."""
+        waiting = await asyncio.to_thread(self.store.tickets, (QUEUED,))
+        for position, ticket in enumerate(waiting):
+            update = {"handoff": {"event": "queued", "position": position}}
+            await self.deliveries.deliver(ticket.channel, ticket.sender, update)
 
     def _outgoing(self, message: StoredMessage) -> dict[str, Any]:
         data = self.keys.unseal(_MESSAGE_PURPOSE, message.sealed) or {}
