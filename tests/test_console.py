@@ -160,6 +160,12 @@ def console(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tongban: Tongban):
         cases=cases, answers=answers,
     )  # fmt: skip
     app = Sanic(f"console_test_{uuid.uuid4().hex}")
+
+    @app.middleware("response")
+    async def allow_everyone(request, reply):  # what Rasa's `--cors "*"` does to every response
+        if request.headers.get("origin"):
+            reply.headers["Access-Control-Allow-Origin"] = "*"
+
     app.blueprint(channel.blueprint(None), url_prefix="/console")
     channel.app, channel.clock, channel.tmp = app, clock, tmp_path  # for the tests below
     return channel
@@ -225,6 +231,13 @@ def test_a_forged_or_stale_cookie_is_no_session(console) -> None:
     assert c.get("/console/api/me").status == 401
     c.cookies["tongban_console"] = "x" * 500
     assert c.get("/console/api/me").status == 401
+
+
+def test_no_cors_headers_on_the_console(console) -> None:
+    c = signed_in(console)
+    reply = c.request("GET", "/console/api/me", headers={"origin": "https://other.example"})
+    assert reply.status == 200
+    assert not [name for name, _ in reply.headers if name.startswith("access-control-")]
 
 
 # -- logging in -------------------------------------------------------------------------------

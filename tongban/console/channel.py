@@ -47,7 +47,12 @@ from tongban.cases.service import CaseService
 from tongban.channels import server
 from tongban.channels.client import request_client_key
 from tongban.channels.inbound import BadRequest, parse_json_object
-from tongban.channels.webchat import CONTENT_TYPES, DEFAULT_FEEDBACK_DB, resolve_static
+from tongban.channels.webchat import (
+    CONTENT_TYPES,
+    DEFAULT_FEEDBACK_DB,
+    drop_cors_headers,
+    resolve_static,
+)
 from tongban.console.auth import (
     COOKIE,
     CSRF_HEADER,
@@ -407,6 +412,12 @@ class ConsoleInput(InputChannel):
             for row in iter_csv_rows(entries):
                 writer.writerow([safe_cell(str(cell)) for cell in row])
             return csv_reply("\ufeff" + out.getvalue(), "audit")
+
+        @console.middleware("response")
+        async def same_origin_only(_: Request, reply: HTTPResponse) -> None:
+            # Runs after Rasa's CORS extension (TONGBAN_CORS_ORIGINS is for the chat widget's
+            # host sites): no other site may read the console's answers.
+            drop_cors_headers(reply)
 
         @console.route("/api/<rest:path>", methods=["GET", "POST", "PUT", "DELETE", "PATCH"])
         async def unknown(_: Request, rest: str) -> HTTPResponse:
