@@ -195,6 +195,16 @@ def test_a_citizen_reaches_an_agent_and_is_handed_back(browser: Browser, servers
         expect(bot_messages(citizen).last).to_contain_text("结婚")
         screenshot(citizen, "handoff-citizen-handed-back")
         expect(citizen.locator("#log .msg.bot.agent")).to_have_count(2)
+
+        # A thumbs-down (没帮助) offers a person again, and the conversation queues again.
+        answer_id = bot_messages(citizen).last.get_attribute("data-id")
+        answer = citizen.locator(f'#log .msg.bot[data-id="{answer_id}"]')
+        answer.get_by_role("button", name="差评：没帮助").click()
+        offer = answer.get_by_role("button", name="问题没解决？转人工客服")
+        expect(offer).to_be_visible(timeout=TIMEOUT)
+        offer.click()
+        expect(citizen.locator("#handoff-banner")).to_contain_text("您是下一位", timeout=TIMEOUT)
+        expect(agent.locator("#queued li[data-ticket]")).to_have_count(1, timeout=TIMEOUT)
         assert not citizen_errors and not agent_errors and not agent_dialogs
     finally:
         citizen_ctx.close()
