@@ -1,6 +1,6 @@
 """One cluster for every test here: two Rasa servers, each with its own action server, on
 PostgreSQL (database tongban_cluster_test) and Redis (keys under "tbtest"), behind nginx on
-127.0.0.1:5390. Everything on loopback; every request loop is bounded.
+a free port of 127.0.0.1:5380-5390. Everything on loopback; every request loop is bounded.
 
 Run with `pytest tests/cluster` (the main `pytest` run ignores this folder: it starts servers).
 """
@@ -93,6 +93,19 @@ def _fresh_state() -> None:
         client.delete(key)
 
 
+def _free_port(first: int, last: int) -> int:
+    import socket
+
+    for port in range(first, last + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError(f"no free port in {first}-{last}")
+
+
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     if find_nginx() is None:
@@ -103,7 +116,7 @@ def cluster() -> Iterator[Cluster]:
     start_redis()
     _fresh_state()
     c = Cluster(
-        size=2, port=5390, base_port=5321, log_dir=ROOT / "var/cluster-test",
+        size=2, port=_free_port(5380, 5390), base_port=5321, log_dir=ROOT / "var/cluster-test",
         database_url=DB, redis_url=REDIS, key_prefix=PREFIX,
     )  # fmt: skip
     for log in c.log_dir.glob("*.log"):
