@@ -69,6 +69,7 @@ class Settings:
     socketio_manager: str = "memory"  # socket.io client manager: memory | redis
     wechat_store: str = "memory"  # WeChat dedup, nonces, numbered options, quota: memory | redis
     console_backend: str = "sqlite"  # console staff, sessions, audit: sqlite (console_db) | sql
+    handoff_backend: str = "sqlite"  # handoff queue, messages, callbacks: sqlite (handoff_db) | sql
     key_prefix: str = "tongban"  # Redis keys and PostgreSQL table names start with it
 
     @classmethod
@@ -80,7 +81,7 @@ class Settings:
         TONGBAN_CASES_BACKEND, TONGBAN_CASES_DB, TONGBAN_CASES_URL, TONGBAN_CASES_TOKEN,
         TONGBAN_CASES_TIMEOUT, TONGBAN_CASES_RETRIES, TONGBAN_COUNTER_BACKEND,
         TONGBAN_FEEDBACK_BACKEND, TONGBAN_REPLY_LOG_BACKEND, TONGBAN_SOCKETIO_MANAGER,
-        TONGBAN_WECHAT_STORE, TONGBAN_CONSOLE_BACKEND, TONGBAN_KEY_PREFIX (see the fields above)."""
+        TONGBAN_WECHAT_STORE, TONGBAN_CONSOLE_BACKEND, TONGBAN_HANDOFF_BACKEND, TONGBAN_KEY_PREFIX (see the fields above)."""
         env = os.environ if environ is None else environ
         secret = env.get("TONGBAN_SECRET_KEY", "").strip()
         ephemeral = not secret
@@ -138,6 +139,7 @@ def _shared_state(env: Mapping[str, str]) -> dict:
         "socketio_manager": get("SOCKETIO_MANAGER", "redis" if redis else "memory").lower(),
         "wechat_store": get("WECHAT_STORE", "redis" if redis else "memory").lower(),
         "console_backend": get("CONSOLE_BACKEND", sql_default).lower(),
+        "handoff_backend": get("HANDOFF_BACKEND", sql_default).lower(),
         "key_prefix": get("KEY_PREFIX", "tongban"),
     }
 

@@ -177,3 +177,32 @@ def test_console_stores_in_postgres():
     assert stores.sessions.get("key1").last_seen == 2.0
     stores.audit.add(AuditEntry(5.0, "wang", "case_lookup", "SC2025****0342", "found"))
     assert [e.agent for e in stores.audit.query(AuditQuery(agent="wang"))] == ["wang"]
+
+
+def test_handoff_queue_in_postgres_is_shared_between_instances():
+    """Two stores (two instances) on one database: one open ticket per sender, a ticket taken by
+    one agent cannot be taken by another, messages deduplicated by the agent page's id."""
+    from tongban.handoff.pg_store import PGHandoffStore, handoff_store
+    from tongban.handoff.store import HandoffError, StoredMessage
+
+    a = handoff_store(shared_settings())
+    b = PGHandoffStore(URL, prefix="tbunit")
+    assert isinstance(a, PGHandoffStore)
+    ticket, made = a.enqueue("citizen1", "socketio")
+    assert made and b.enqueue("citizen1", "socketio") == (ticket, False)
+    second, _ = b.enqueue("citizen2", "wechat")
+    assert a.position(second.id) == 1
+    assert b.take(ticket.id, "wang").agent == "wang"
+    with pytest.raises(HandoffError):
+        a.take(ticket.id, "li")
+    msg = StoredMessage(
+        0, ticket.id, "mid-1", "page-1", "agent", "wang", "sealed", "您好", 1.0, False
+    )
+    stored, new = a.add_message(msg)
+    assert new and b.add_message(msg) == (stored, False)
+    b.mark_delivered("mid-1")
+    assert a.messages(ticket.id)[0].delivered
+    callback = a.add_callback("rest", "sealed", "138****0000")
+    assert b.finish_callback(callback.id, "wang").state == "done"
+    assert a.end(ticket.id, "wang", "returned", None).state == "returned"
+    assert b.open_ticket("citizen1") is None

@@ -12,8 +12,9 @@ from __future__ import annotations
 from functools import cache
 
 from tongban.handoff.hours import ServiceHours
+from tongban.handoff.pg_store import handoff_store
 from tongban.handoff.service import Deliveries, HandoffService, Offer
-from tongban.handoff.store import HandoffError, SQLiteHandoffStore
+from tongban.handoff.store import HandoffError
 from tongban.security.keys import Keys
 from tongban.settings import settings
 
@@ -24,7 +25,7 @@ __all__ = ["HandoffError", "HandoffService", "Offer", "hub"]
 def hub() -> HandoffService:
     config = settings()
     return HandoffService(
-        SQLiteHandoffStore(config.handoff_db),
+        handoff_store(config),  # SQLite, or PostgreSQL by settings (pg_store.py)
         ServiceHours.parse(config.handoff_hours, config.handoff_timezone),
         Keys(config.secret_key),
         Deliveries(),
