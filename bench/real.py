@@ -197,7 +197,7 @@ def section(
         lines += [
             "",
             f"Next to it: 5-fold cross-validation intent accuracy {cv['intent_accuracy']:.1%} "
-            f"(measured {cv.get('date', '?')}; see the cross-validation section).",
+            f"(macro-F1 {cv['intent_macro_f1']:.3f}; measured {cv.get('date', '?')}).",
         ]
     lines += ["", "By topic (development part, as in the first table): counts of each outcome.", ""]
     kinds = ("correct", "partial", "wrong_service", "menu", "not_covered", "unknown")
@@ -237,6 +237,15 @@ def refresh_report(figures: dict, engine: dict, report: Path = ROOT / "bench/REP
     lines[start:end] = new_section
     rows = [i for i, line in enumerate(lines) if line.startswith("| real questions (")]
     lines[rows[0] : rows[-1] + 1] = target_rows(figures)
+    # The same model's held-out intent accuracy and item resolution (a few minutes).
+    from bench import nlu
+
+    held_out = nlu.evaluate("通办助手 / Tongban", ROOT / "models/tongban.tar.gz", 0.0)
+    for i, line in enumerate(lines):
+        if line.startswith("| intent accuracy, held-out |"):
+            lines[i] = _row("intent accuracy, held-out", 0.97, held_out.intent_accuracy, when)
+        elif line.startswith("| item resolution |"):
+            lines[i] = _row("item resolution", 0.95, held_out.item_resolution, when)
     report.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -258,6 +267,11 @@ def _cross_validation(when: str) -> dict | None:
             data = json.loads(path.read_text(encoding="utf-8"))
             return data.get("cv", data)
     return None
+
+
+def _row(label: str, goal: float, value: float, when: str) -> str:
+    mark = "✅" if value >= goal else "❌"
+    return f"| {label} (re-measured {when}) | ≥ {goal:.0%} | {value:.1%} | {mark} |"
 
 
 def target_rows(figures: dict) -> list[str]:
