@@ -36,7 +36,9 @@ def tongban() -> Tongban:
 
 
 @pytest.mark.parametrize(("question", "as_of", "item", "fact"), CASES)
-def test_new_item_answers(tongban: Tongban, question: str, as_of: str, item: str, fact: str) -> None:
+def test_new_item_answers(
+    tongban: Tongban, question: str, as_of: str, item: str, fact: str
+) -> None:
     reply = tongban.ask(question, as_of=as_of)
     assert reply.meta.item == item, (question, reply.meta.item, reply.lead)
     assert fact in reply.lead, reply.lead

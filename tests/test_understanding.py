@@ -84,7 +84,7 @@ def test_homophone_typos_still_find_the_item_but_near_misses_do_not(tongban):
 
 
 def test_a_named_detail_is_enough_to_go_ahead(conversation):
-    replies, memory = talk(conversation, "我在外地住院了，医保能直接结算吗", "那高血压门诊呢")
+    replies, _ = talk(conversation, "我在外地住院了，医保能直接结算吗", "那高血压门诊呢")
     assert replies[0].meta.item == "inpatient_settlement"
     assert replies[1].meta.item == "chronic_disease_settlement"
     assert not replies[1].options
@@ -141,9 +141,9 @@ def test_explicit_hints_win_over_the_text(tongban):
 
 
 def test_nothing_recognised_is_an_empty_clarification(tongban):
-    assert understand(tongban, "asdf qwer").meaning == Clarification(
-        (), understand(tongban, "asdf qwer").meaning.as_of
-    )
+    meaning = understand(tongban, "asdf qwer").meaning
+    assert isinstance(meaning, Clarification) and meaning.candidates == ()
+    assert "没能确定" in tongban.ask("asdf qwer").lead
 
 
 def test_a_whole_name_in_the_text_beats_a_span_the_nlu_tagged(tongban):
