@@ -21,7 +21,7 @@ from pathlib import Path
 import sqlalchemy
 
 from bench import load
-from tongban.cluster import Cluster, ensure_database
+from tongban.cluster import Cluster, ensure_database, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench/out"
@@ -72,23 +72,10 @@ def embedded() -> dict:
     return {"profile": "embedded (SQLite, 1 process)", "instances": 1, "runs": runs, "rss_mb": rss}
 
 
-def _free_port(first: int, last: int) -> int:
-    import socket
-
-    for port in range(first, last + 1):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError(f"no free port in {first}-{last}")
-
-
 def cluster(size: int) -> dict:
     _fresh_database()
     c = Cluster(
-        size=size, port=_free_port(5335, 5339), base_port=5341, log_dir=OUT / f"scaling-{size}", database_url=DB,
+        size=size, port=free_port(5335, 5339), base_port=5341, log_dir=OUT / f"scaling-{size}", database_url=DB,
         key_prefix="tbbench", start_timeout=900,
     )  # fmt: skip
     began = time.monotonic()

@@ -205,6 +205,20 @@ http {{
 """
 
 
+def free_port(first: int, last: int) -> int:
+    """The first port in the range that nothing on loopback listens on."""
+    import socket
+
+    for port in range(first, last + 1):
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError(f"no free port in {first}-{last}")
+
+
 def find_nginx() -> str | None:
     return shutil.which("nginx") or next(
         (p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None

@@ -17,7 +17,7 @@ import pytest
 import redis
 import sqlalchemy
 
-from tongban.cluster import ROOT, Cluster, find_nginx
+from tongban.cluster import ROOT, Cluster, find_nginx, free_port
 
 DB = "postgresql://postgres@127.0.0.1:5432/tongban_cluster_test"
 REDIS = "redis://127.0.0.1:6379/0"
@@ -93,19 +93,6 @@ def _fresh_state() -> None:
         client.delete(key)
 
 
-def _free_port(first: int, last: int) -> int:
-    import socket
-
-    for port in range(first, last + 1):
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError(f"no free port in {first}-{last}")
-
-
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Cluster]:
     if find_nginx() is None:
@@ -116,7 +103,7 @@ def cluster() -> Iterator[Cluster]:
     start_redis()
     _fresh_state()
     c = Cluster(
-        size=2, port=_free_port(5380, 5390), base_port=5321, log_dir=ROOT / "var/cluster-test",
+        size=2, port=free_port(5380, 5390), base_port=5321, log_dir=ROOT / "var/cluster-test",
         database_url=DB, redis_url=REDIS, key_prefix=PREFIX,
     )  # fmt: skip
     for log in c.log_dir.glob("*.log"):
