@@ -360,7 +360,7 @@ function renderRating(item) {
   // 👎 (and "没解决") offers a person: the same request as typing "转人工".
   const offer = document.createElement("button");
   offer.type = "button";
-  offer.className = "quick-reply handoff-offer";
+  offer.className = "handoff-offer"; // not a quick reply: it stays with its rating
   offer.textContent = TEXT.handoffOffer;
   offer.hidden = item.rating !== "down";
   offer.addEventListener("click", () => {

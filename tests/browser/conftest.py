@@ -100,6 +100,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         "TONGBAN_ENDPOINTS": str(endpoints),
         "TONGBAN_LOG_DIR": str(folder),
         "TONGBAN_START_TIMEOUT": str(START_TIMEOUT),
+        # The servers' own state, never the project's var/ (a handoff queue, console logins).
+        "TONGBAN_HANDOFF_DB": str(folder / "handoff.db"),
+        "TONGBAN_CONSOLE_DB": str(folder / "console.db"),
+        "TONGBAN_ANSWERS_DB": str(folder / "answers.db"),
         "RASA_TELEMETRY_ENABLED": "false",
         "TF_CPP_MIN_LOG_LEVEL": "2",
     }
