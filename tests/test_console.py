@@ -29,7 +29,15 @@ from tongban.console.auth import LOGIN_ACCOUNT_CLIENT, LOGIN_CLIENT, Auth
 from tongban.console.cases import AGENT_MINUTE
 from tongban.console.channel import ConsoleInput
 from tongban.console.passwords import Cost, hash_password
-from tongban.console.ratings import Answered, SQLiteAnswerLog, answered_from_message
+from tongban.console.ratings import (
+    FIND_BATCH,
+    PRUNE_EVERY,
+    Answered,
+    SQLiteAnswerLog,
+    answer_log,
+    answered_from_message,
+    read_ratings,
+)
 from tongban.console.stores import ConsoleStores, Staff
 from tongban.security.keys import Keys
 
@@ -571,6 +579,48 @@ def test_a_sent_message_is_noted_with_its_item() -> None:
     noted = answered_from_message(SESSION, message)
     assert (noted.item, noted.kind, noted.lead) == ("x", "can", "可以。")
     assert answered_from_message(SESSION, {"text": "no id"}) is None
+
+
+def test_the_view_shows_ratings_whose_answer_was_not_noted(tmp_path: Path) -> None:
+    store = FeedbackStore(tmp_path / "feedback.db")
+    log = SQLiteAnswerLog(tmp_path / "answers.db")
+    log.note(Answered(SESSION, "m1", "marriage_registration", "documents", "要带户口簿"))
+    store.save(Feedback(SESSION, "m1", "down", "不全"))
+    store.save(Feedback(SESSION, "m2", "up"))
+    rows = {(r.rating, r.item, r.lead) for r in read_ratings(store, log)}
+    assert rows == {
+        ("down", "marriage_registration", "要带户口簿"),
+        ("up", None, "（回答内容未记录）"),
+    }
+
+
+def test_answer_log_finds_many_answers_and_forgets_old_ones(tmp_path: Path) -> None:
+    log = SQLiteAnswerLog(tmp_path / "answers.db")
+    keys = [(SESSION, f"m{n}") for n in range(FIND_BATCH * 2 + 3)]  # more than one query's worth
+    for _, message in keys:
+        log.note(Answered(SESSION, message, "x", "can", f"回答{message}"))
+    log.note(Answered(SESSION, "m0", "y", "where", "改过的回答"))  # the same message sent again
+    found = log.find([*keys, ("other", "m0")])
+    assert len(found) == len(keys) and found[(SESSION, "m7")].lead == "回答m7"
+    assert found[(SESSION, "m0")] == Answered(SESSION, "m0", "y", "where", "改过的回答")
+    with sqlite3.connect(log.path) as conn:
+        conn.execute("UPDATE answers SET at = 0 WHERE message_id = 'm1'")  # noted long ago
+    log._last_prune -= PRUNE_EVERY + 1  # an hour later
+    log.note(Answered(SESSION, "new", None, None, "新的回答"))
+    assert log.find([(SESSION, "m1")]) == {}
+    assert (SESSION, "m2") in log.find([(SESSION, "m2")])
+
+
+def test_answer_log_follows_the_feedback_backend(tmp_path: Path) -> None:
+    from tongban.settings import Settings
+    from tongban.stores.shared import BackendError
+
+    path = str(tmp_path / "answers.db")
+    assert answer_log(Settings.from_env({"TONGBAN_ANSWERS_DB": path})).path == Path(path)
+    own = Settings.from_env({"TONGBAN_ANSWERS_DB": path, "TONGBAN_FEEDBACK_BACKEND": "my.Store"})
+    assert isinstance(answer_log(own), SQLiteAnswerLog)  # a feedback class of one's own
+    with pytest.raises(BackendError, match="unknown backend"):
+        answer_log(Settings.from_env({"TONGBAN_FEEDBACK_BACKEND": "etcd"}))
 
 
 # -- the audit log ----------------------------------------------------------------------------

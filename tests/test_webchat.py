@@ -178,6 +178,21 @@ def test_store_counts_and_replaces_a_rating_of_the_same_answer(tmp_path: Path) -
     assert store.get("nobody", "m1") is None
 
 
+def test_store_lists_the_newest_ratings_first_for_the_console(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    store = FeedbackStore(tmp_path / "feedback.db")
+    assert store.recent() == []
+    for minute, message in enumerate(("m1", "m2", "m3")):
+        store.save(Feedback("s1", message, "up"), datetime(2026, 1, 5, 9, minute, tzinfo=UTC))
+    # Rated again later: it moves to the top with its new rating and reason.
+    store.save(Feedback("s1", "m1", "down", "过时了"), datetime(2026, 1, 5, 10, 0, tzinfo=UTC))
+    newest = store.recent(2)
+    assert [(r.message_id, r.rating, r.reason) for r in newest] == [
+        ("m1", "down", "过时了"), ("m3", "up", None)]  # fmt: skip
+    assert newest[0].at == "2026-01-05T10:00:00+00:00"
+
+
 def test_store_keeps_hostile_text_as_data(tmp_path: Path) -> None:
     store = FeedbackStore(tmp_path / "feedback.db")
     reason = "'); DROP TABLE feedback; -- <img src=x onerror=alert(1)>"

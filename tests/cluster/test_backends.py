@@ -17,6 +17,16 @@ from tongban.cases.store import SQLCaseStore
 from tongban.channels.feedback import Feedback, FeedbackStore, SQLFeedbackStore, feedback_store
 from tongban.cluster import ensure_database
 from tongban.console.pg_stores import console_stores
+from tongban.console.ratings import (
+    FIND_BATCH,
+    PRUNE_EVERY,
+    Answered,
+    SQLAnswerLog,
+    SQLiteAnswerLog,
+    answer_log,
+    group_ratings,
+    read_ratings,
+)
 from tongban.console.stores import AuditEntry, AuditQuery, Session, Staff, StaffError
 from tongban.security.keys import Keys
 from tongban.settings import Settings
@@ -63,10 +73,12 @@ def test_settings_choose_embedded_by_default_and_shared_with_urls(tmp_path):
         "sqlite", "sqlite", "sqlite")  # fmt: skip
     assert isinstance(counter_from_settings(embedded), SQLiteFailureCounter)
     assert isinstance(feedback_store(tmp_path / "f.db", embedded), FeedbackStore)
+    assert isinstance(answer_log(embedded), SQLiteAnswerLog)
     assert socketio_manager(embedded) is None
     both = shared_settings()
     assert isinstance(counter_from_settings(both), RedisFailureCounter)
     assert isinstance(feedback_store(tmp_path / "f.db", both), SQLFeedbackStore)
+    assert isinstance(answer_log(both), SQLAnswerLog)
     assert isinstance(reply_log(both), RedisReplyLog)
     assert isinstance(wechat_store(both), RedisTTLStore)
     assert type(socketio_manager(both)).__name__ == "AsyncRedisManager"
@@ -137,6 +149,50 @@ def test_sql_feedback_store_one_rating_per_answer():
     store.save(Feedback("sess", "m2", "up"))
     assert store.get("sess", "m1") == Feedback("sess", "m1", "down", "不清楚")
     assert store.summary() == {"up": 1, "down": 1, "total": 2}
+
+
+def test_ratings_view_on_one_instance_shows_what_another_stored():
+    """Instance A takes a rating and notes the rated answer; the console's 好差评 view on
+    instance B (its own store objects on the same database) shows them grouped together."""
+    settings = shared_settings(TONGBAN_KEY_PREFIX="tbview")  # ratings of this test only
+    a_feedback, a_answers = feedback_store("unused.db", settings), answer_log(settings)
+    lead = "办理结婚登记需要带户口簿和身份证"
+    a_answers.note(Answered("citizen1", "m1", "marriage_registration", "documents", lead))
+    a_answers.note(Answered("citizen2", "m1", "marriage_registration", "documents", lead))
+    a_feedback.save(Feedback("citizen1", "m1", "down", "没说要不要照片"))
+    a_feedback.save(Feedback("citizen2", "m1", "up"))
+    a_feedback.save(Feedback("citizen3", "m9", "down"))  # its answer was never noted
+    b_feedback, b_answers = SQLFeedbackStore(URL, "tbview"), SQLAnswerLog(URL, "tbview")
+    groups = group_ratings(
+        read_ratings(b_feedback, b_answers), {"marriage_registration": "结婚登记"}
+    )
+    assert [(g["name"], g["up"], g["down"]) for g in groups] == [
+        ("结婚登记", 1, 1), ("（未关联事项）", 0, 1)]  # fmt: skip
+    answer = groups[0]["answers"][0]
+    assert (answer["lead"], answer["up"], answer["down"]) == (lead, 1, 1)
+    assert [r["reason"] for r in answer["reasons"]] == ["没说要不要照片"]
+
+
+def test_sql_answer_log_finds_many_answers_and_forgets_old_ones():
+    log, other = SQLAnswerLog(URL, "tbunit"), SQLAnswerLog(URL, "tbunit")
+    keys = [("s", f"m{n}") for n in range(FIND_BATCH + 5)]  # more than one query's worth
+    for _, message in keys:
+        log.note(Answered("s", message, "x", "can", f"回答{message}"))
+    other.note(Answered("s", "m0", "y", "where", "改过的回答"))  # sent again, by another instance
+    found = other.find([*keys, ("nobody", "m0")])
+    assert len(found) == len(keys) and found[("s", "m3")].lead == "回答m3"
+    assert found[("s", "m0")] == Answered("s", "m0", "y", "where", "改过的回答")
+    with shared.engine(URL).begin() as conn:
+        conn.execute(sqlalchemy.text("UPDATE tbunit_answers SET at = 0 WHERE message_id = 'm1'"))
+        (version,) = conn.execute(
+            sqlalchemy.text(
+                "SELECT version FROM tbunit_schema_migrations WHERE component = 'answers'"
+            )
+        ).one()
+    assert version == 1
+    other._last_prune -= PRUNE_EVERY + 1  # an hour later
+    other.note(Answered("s", "new", None, None, "新的回答"))
+    assert log.find([("s", "m1")]) == {} and ("s", "m2") in log.find([("s", "m2")])
 
 
 def test_redis_reply_log_and_ttl_store():

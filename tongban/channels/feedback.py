@@ -1,8 +1,10 @@
-"""好差评: citizens' 👍/👎 ratings of answers, validated and stored in SQLite.
+"""好差评: citizens' 👍/👎 ratings of answers, validated and stored in SQLite (PostgreSQL for
+several instances: `feedback_store`).
 
 No Sanic here: `parse_feedback` checks a request body and `FeedbackStore` keeps the ratings, so both
-are tested without a server. One rating per answer: rating the same answer again replaces the
-earlier rating and reason, so the counts are counts of rated answers.
+are tested without a server; the console reads them back with `recent`. One rating per answer:
+rating the same answer again replaces the earlier rating and reason, so the counts are counts of
+rated answers.
 
 A rating names an answer by the `message_id` the socket.io channel gave it: a random part and a
 signature binding it to the conversation (`new_message_id`). Only a message the server really sent
@@ -44,12 +46,23 @@ CREATE TABLE IF NOT EXISTS feedback (
 )
 """
 
+# The queries of both stores: {table} is `feedback` in SQLite, `<prefix>_feedback` in PostgreSQL;
+# sqlite3 and SQLAlchemy both take the :named parameters.
 UPSERT = """
-INSERT INTO feedback (session_id, message_id, rating, reason, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO {table} (session_id, message_id, rating, reason, created_at, updated_at)
+VALUES (:s, :m, :r, :why, :t, :t)
 ON CONFLICT (session_id, message_id)
 DO UPDATE SET rating = excluded.rating, reason = excluded.reason, updated_at = excluded.updated_at
 """
+SUMMARY = "SELECT rating, COUNT(*) FROM {table} GROUP BY rating"
+GET = (
+    "SELECT session_id, message_id, rating, reason FROM {table}"
+    " WHERE session_id = :s AND message_id = :m"
+)
+RECENT = (
+    "SELECT session_id, message_id, rating, reason, updated_at FROM {table}"
+    " ORDER BY updated_at DESC, id DESC LIMIT :limit"
+)
 
 
 def new_message_id(session_id: str, keys: Keys | None = None) -> str:
@@ -130,7 +143,49 @@ def validate_feedback(data: object, keys: Keys | None = None) -> Feedback:
     return Feedback(session_id, message_id, rating, redact(reason) if reason else None)
 
 
-class FeedbackStore:
+@dataclass(frozen=True)
+class StoredFeedback:
+    """A stored rating and when it was last given (ISO 8601, UTC, to the second)."""
+
+    session_id: str
+    message_id: str
+    rating: str
+    reason: str | None
+    at: str
+
+
+class _FeedbackQueries:
+    """What both stores do, with the same SQL; `_run` executes one statement on their database."""
+
+    table = "feedback"
+
+    def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
+        raise NotImplementedError
+
+    def save(self, feedback: Feedback, now: datetime | None = None) -> None:
+        stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+        self._run(
+            UPSERT.format(table=self.table),
+            {"s": feedback.session_id, "m": feedback.message_id, "r": feedback.rating,
+             "why": feedback.reason, "t": stamp},
+        )  # fmt: skip
+
+    def summary(self) -> dict[str, int]:
+        counts = {rating: 0 for rating in RATINGS}
+        counts.update({r: int(n) for r, n in self._run(SUMMARY.format(table=self.table), {})})
+        return {"up": counts["up"], "down": counts["down"], "total": counts["up"] + counts["down"]}
+
+    def get(self, session_id: str, message_id: str) -> Feedback | None:
+        rows = self._run(GET.format(table=self.table), {"s": session_id, "m": message_id})
+        return Feedback(*rows[0]) if rows else None
+
+    def recent(self, limit: int = 20_000) -> list[StoredFeedback]:
+        """The `limit` most recently given ratings, newest first (for the console's view)."""
+        rows = self._run(RECENT.format(table=self.table), {"limit": limit})
+        return [StoredFeedback(*row) for row in rows]
+
+
+class FeedbackStore(_FeedbackQueries):
     """Ratings in a SQLite file, created with its folder on first use."""
 
     def __init__(self, path: str | Path) -> None:
@@ -151,46 +206,13 @@ class FeedbackStore:
                 self._ready = True
         return sqlite3.connect(self.path, timeout=10)
 
-    def save(self, feedback: Feedback, now: datetime | None = None) -> None:
-        stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+    def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
         conn = self._connect()
         try:
             with conn:
-                conn.execute(
-                    UPSERT,
-                    (
-                        feedback.session_id,
-                        feedback.message_id,
-                        feedback.rating,
-                        feedback.reason,
-                        stamp,
-                        stamp,
-                    ),
-                )
+                return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
-
-    def summary(self) -> dict[str, int]:
-        conn = self._connect()
-        try:
-            rows = conn.execute("SELECT rating, COUNT(*) FROM feedback GROUP BY rating").fetchall()
-        finally:
-            conn.close()
-        counts = {rating: 0 for rating in RATINGS}
-        counts.update({rating: count for rating, count in rows})
-        return {"up": counts["up"], "down": counts["down"], "total": counts["up"] + counts["down"]}
-
-    def get(self, session_id: str, message_id: str) -> Feedback | None:
-        conn = self._connect()
-        try:
-            row = conn.execute(
-                "SELECT session_id, message_id, rating, reason FROM feedback"
-                " WHERE session_id = ? AND message_id = ?",
-                (session_id, message_id),
-            ).fetchone()
-        finally:
-            conn.close()
-        return Feedback(*row) if row else None
 
 
 _SQL_STEPS = (
@@ -201,15 +223,16 @@ _SQL_STEPS = (
 )
 
 
-class SQLFeedbackStore:
+class SQLFeedbackStore(_FeedbackQueries):
     """The shared version: the same ratings in PostgreSQL, one rating per answer whichever
-    instance took it. Same three methods as `FeedbackStore`."""
+    instance took it. Same methods and SQL as `FeedbackStore`."""
 
     def __init__(self, url: str, prefix: str = "tongban") -> None:
         from tongban.stores import shared
 
         self.path = Path(url.rsplit("@", 1)[-1])  # for log lines: never the password
         self.prefix = prefix
+        self.table = f"{prefix}_feedback"
         self.engine = shared.engine(url)
         self._ready = False
 
@@ -219,54 +242,18 @@ class SQLFeedbackStore:
 
         return cls(need(settings.database_url, "database_url"), settings.key_prefix)
 
-    def _begin(self):
+    def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
+        from sqlalchemy import text
+
         from tongban.stores import shared
 
         if not self._ready:
             steps = [s.format(p=self.prefix) for s in _SQL_STEPS]
             shared.migrate(self.engine, self.prefix, "feedback", steps)
             self._ready = True
-        return self.engine.begin()
-
-    def save(self, feedback: Feedback, now: datetime | None = None) -> None:
-        from sqlalchemy import text
-
-        stamp = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-        with self._begin() as conn:
-            conn.execute(
-                text(
-                    f"INSERT INTO {self.prefix}_feedback (session_id, message_id, rating, reason,"
-                    " created_at, updated_at) VALUES (:s, :m, :r, :why, :t, :t)"
-                    " ON CONFLICT (session_id, message_id) DO UPDATE SET rating = excluded.rating,"
-                    " reason = excluded.reason, updated_at = excluded.updated_at"
-                ),
-                {"s": feedback.session_id, "m": feedback.message_id, "r": feedback.rating,
-                 "why": feedback.reason, "t": stamp},
-            )  # fmt: skip
-
-    def summary(self) -> dict[str, int]:
-        from sqlalchemy import text
-
-        with self._begin() as conn:
-            rows = conn.execute(
-                text(f"SELECT rating, COUNT(*) FROM {self.prefix}_feedback GROUP BY rating")
-            ).fetchall()
-        counts = {rating: 0 for rating in RATINGS}
-        counts.update({rating: int(count) for rating, count in rows})
-        return {"up": counts["up"], "down": counts["down"], "total": counts["up"] + counts["down"]}
-
-    def get(self, session_id: str, message_id: str) -> Feedback | None:
-        from sqlalchemy import text
-
-        with self._begin() as conn:
-            row = conn.execute(
-                text(
-                    f"SELECT session_id, message_id, rating, reason FROM {self.prefix}_feedback"
-                    " WHERE session_id = :s AND message_id = :m"
-                ),
-                {"s": session_id, "m": message_id},
-            ).fetchone()
-        return Feedback(*row) if row else None
+        with self.engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
 
 
 def feedback_store(path: str | Path, settings=None):

@@ -82,7 +82,7 @@ from tongban.channels.inbound import (
 )
 from tongban.channels.options import to_rasa_text
 from tongban.channels.server import NO_ANSWER_REPLY, UNAVAILABLE_REPLY, ConversationUnavailable
-from tongban.console.ratings import AnswerLog, SQLiteAnswerLog, note_message
+from tongban.console.ratings import AnswerLog, answer_log, note_message
 from tongban.handoff import channels as handoff_hooks
 from tongban.settings import MAX_BODY_BYTES, settings
 from tongban.stores import redis_state as shared_state
@@ -301,7 +301,7 @@ class SocketIOInput(RasaSocketIOInput):
         # In memory, or in Redis for several instances (settings.reply_log_backend).
         self.reply_log = reply_log or shared_state.reply_log(settings())
         # What each sent answer said (item, kind, lead), for the console's 好差评 view.
-        self.answers = answers or SQLiteAnswerLog(settings().answers_db)
+        self.answers = answers or answer_log(settings())  # SQLite, or PostgreSQL by settings
         self.sockets: dict[str, _Socket] = {}
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -46,6 +46,7 @@ from tongban.assistant import Tongban
 from tongban.cases.service import CaseService
 from tongban.channels import server
 from tongban.channels.client import request_client_key
+from tongban.channels.feedback import feedback_store
 from tongban.channels.inbound import BadRequest, parse_json_object
 from tongban.channels.webchat import (
     CONTENT_TYPES,
@@ -71,7 +72,7 @@ from tongban.console.cases import ConsoleCases
 from tongban.console.pg_stores import console_stores
 from tongban.console.ratings import (
     AnswerLog,
-    SQLiteAnswerLog,
+    answer_log,
     group_ratings,
     ratings_csv,
     read_ratings,
@@ -141,7 +142,9 @@ class ConsoleInput(InputChannel):
         self.search: ConsoleSearch | None = ConsoleSearch(tongban) if tongban else None
         self.case_service = cases
         self.cases: ConsoleCases | None = ConsoleCases(cases, self.auth) if cases else None
-        self.answers = answers or SQLiteAnswerLog(config.answers_db)
+        # The stores the webchat and socket.io channels write to (SQLite, or PostgreSQL).
+        self.feedback = feedback_store(self.feedback_db, config)
+        self.answers = answers or answer_log(config)
         self.nav = nav
         self.web_root = web_root
 
@@ -354,7 +357,7 @@ class ConsoleInput(InputChannel):
         @console.route("/api/ratings", methods=["GET"])
         @staff_only
         async def ratings(_: Request) -> HTTPResponse:
-            rows = await asyncio.to_thread(read_ratings, self.feedback_db, self.answers)
+            rows = await asyncio.to_thread(read_ratings, self.feedback, self.answers)
             groups = group_ratings(rows, item_names())
             up = sum(g["up"] for g in groups)
             down = sum(g["down"] for g in groups)
@@ -363,7 +366,7 @@ class ConsoleInput(InputChannel):
         @console.route("/api/ratings.csv", methods=["GET"])
         @admin_only
         async def ratings_export(request: Request) -> HTTPResponse:
-            rows = await asyncio.to_thread(read_ratings, self.feedback_db, self.answers)
+            rows = await asyncio.to_thread(read_ratings, self.feedback, self.answers)
             auth.audit(request.ctx.console.name, "export", f"ratings:{len(rows)}")
             return csv_reply(ratings_csv(rows, item_names()), "ratings")
 

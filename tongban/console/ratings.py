@@ -2,9 +2,9 @@
 
 A rating names a message id only (tongban/channels/feedback.py). What that message said is noted
 when the socket.io channel sends it (`AnswerLog.note`: session, message id, item, question kind
-and the lead), so the view can tell which answers of which items are rated down. Both stores are
-SQLite files by default (ratings: the webchat channel's `feedback_db`; answers: TONGBAN_ANSWERS_DB,
-var/answers.db) behind small interfaces.
+and the lead), so the view can tell which answers of which items are rated down. Both are chosen by
+`settings.feedback_backend`: SQLite files by default (ratings: the webchat channel's `feedback_db`;
+answers: TONGBAN_ANSWERS_DB, var/answers.db), or PostgreSQL tables shared by every instance (`sql`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from tongban.channels.feedback import StoredFeedback
+
 MAX_LEAD = 200
 KEEP_SECONDS = 180 * 86400  # answers older than this are forgotten (a rating comes minutes after)
+PRUNE_EVERY = 3600  # seconds between two prunings by one process
+FIND_BATCH = 250  # message ids per query (SQLite allows 999 parameters in older builds)
 UNKNOWN_ITEM = "（未关联事项）"
 
 
@@ -38,6 +42,12 @@ class AnswerLog(Protocol):
     def find(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Answered]: ...
 
 
+class RecentRatings(Protocol):
+    """What the view needs of a feedback store (tongban.channels.feedback)."""
+
+    def recent(self, limit: int) -> list[StoredFeedback]: ...
+
+
 def answered_from_message(session_id: str, message: dict[str, Any]) -> Answered | None:
     """What a bot_uttered message said, as the answer log keeps it."""
     message_id = message.get("message_id")
@@ -51,12 +61,63 @@ def answered_from_message(session_id: str, message: dict[str, Any]) -> Answered 
     )
 
 
-class SQLiteAnswerLog:
+# The answer log's queries, the same text for SQLite and PostgreSQL (both take :named parameters).
+_NOTE = (
+    "INSERT INTO {table} (session_id, message_id, item, kind, lead, at)"
+    " VALUES (:s, :m, :item, :kind, :lead, :at) ON CONFLICT (session_id, message_id) DO UPDATE"
+    " SET item = excluded.item, kind = excluded.kind, lead = excluded.lead, at = excluded.at"
+)
+_PRUNE = "DELETE FROM {table} WHERE at < :before"
+_FIND = (
+    "SELECT session_id, message_id, item, kind, lead FROM {table}"
+    " WHERE (session_id, message_id) IN (VALUES {keys})"
+)
+
+
+class _AnswerQueries:
+    """`note` and `find` for both logs; `_run` executes one statement on their database."""
+
+    table = "answers"
+
+    def __init__(self) -> None:
+        self._last_prune = 0.0
+
+    def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
+        raise NotImplementedError
+
+    def note(self, answered: Answered) -> None:
+        now = time.time()
+        self._run(
+            _NOTE.format(table=self.table),
+            {"s": answered.session_id, "m": answered.message_id, "item": answered.item,
+             "kind": answered.kind, "lead": answered.lead, "at": now},
+        )  # fmt: skip
+        if now - self._last_prune > PRUNE_EVERY:
+            self._run(_PRUNE.format(table=self.table), {"before": now - KEEP_SECONDS})
+            self._last_prune = now
+
+    def find(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Answered]:
+        wanted = list(dict.fromkeys(keys))
+        out: dict[tuple[str, str], Answered] = {}
+        for start in range(0, len(wanted), FIND_BATCH):
+            batch = wanted[start : start + FIND_BATCH]
+            marks = ", ".join(f"(:s{n}, :m{n})" for n in range(len(batch)))
+            params: dict[str, object] = {}
+            for n, (session_id, message_id) in enumerate(batch):
+                params[f"s{n}"], params[f"m{n}"] = session_id, message_id
+            for row in self._run(_FIND.format(table=self.table, keys=marks), params):
+                out[(row[0], row[1])] = Answered(*row)
+        return out
+
+
+class SQLiteAnswerLog(_AnswerQueries):
+    """The answer log in a SQLite file (one per instance), created with its folder on first use."""
+
     def __init__(self, path: str | Path):
+        super().__init__()
         self.path = Path(path)
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
-        self._last_prune = 0.0
 
     def _conn(self) -> sqlite3.Connection:
         if self._db is None:
@@ -73,31 +134,68 @@ class SQLiteAnswerLog:
             self._db = db
         return self._db
 
-    def note(self, answered: Answered) -> None:
-        now = time.time()
+    def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
         with self._lock:
-            db = self._conn()
-            db.execute(
-                "INSERT OR REPLACE INTO answers VALUES (?, ?, ?, ?, ?, ?)",
-                (answered.session_id, answered.message_id, answered.item, answered.kind,
-                 answered.lead, now),
-            )  # fmt: skip
-            if now - self._last_prune > 3600:
-                db.execute("DELETE FROM answers WHERE at < ?", (now - KEEP_SECONDS,))
-                self._last_prune = now
+            return self._conn().execute(sql, params).fetchall()
 
-    def find(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Answered]:
-        out: dict[tuple[str, str], Answered] = {}
-        with self._lock:
-            db = self._conn()
-            for session_id, message_id in keys:
-                row = db.execute(
-                    "SELECT item, kind, lead FROM answers WHERE session_id = ? AND message_id = ?",
-                    (session_id, message_id),
-                ).fetchone()
-                if row:
-                    out[(session_id, message_id)] = Answered(session_id, message_id, *row)
-        return out
+
+_SQL_STEPS = (
+    """CREATE TABLE {p}_answers (
+    session_id TEXT NOT NULL, message_id TEXT NOT NULL, item TEXT, kind TEXT, lead TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL, PRIMARY KEY (session_id, message_id));
+    CREATE INDEX {p}_answers_at ON {p}_answers (at)""",
+)
+
+
+class SQLAnswerLog(_AnswerQueries):
+    """The shared answer log in PostgreSQL: an answer sent by one instance is found by the
+    console on any other. Table `<prefix>_answers`, migrated as the component "answers"."""
+
+    def __init__(self, url: str, prefix: str = "tongban") -> None:
+        from tongban.stores import shared
+
+        super().__init__()
+        self.path = Path(url.rsplit("@", 1)[-1])  # for log lines: never the password
+        self.prefix = prefix
+        self.table = f"{prefix}_answers"
+        self.engine = shared.engine(url)
+        self._ready = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SQLAnswerLog:
+        from tongban.stores.shared import need
+
+        return cls(need(settings.database_url, "database_url"), settings.key_prefix)
+
+    def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
+        from sqlalchemy import text
+
+        from tongban.stores import shared
+
+        if not self._ready:
+            steps = [s.format(p=self.prefix) for s in _SQL_STEPS]
+            shared.migrate(self.engine, self.prefix, "answers", steps)
+            self._ready = True
+        with self.engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
+
+
+def answer_log(settings: Any = None) -> AnswerLog:
+    """The answer log beside the ratings, by `settings.feedback_backend`: sqlite (the file
+    `settings.answers_db`, the default) or sql (PostgreSQL at TONGBAN_DATABASE_URL). With a
+    feedback class of your own (a dotted path) answers stay in the SQLite file."""
+    from tongban.settings import settings as process_settings
+    from tongban.stores.shared import create
+
+    config = settings or process_settings()
+    name = "sqlite" if "." in config.feedback_backend else config.feedback_backend
+    return create(
+        "feedback_backend",
+        name,
+        {"sqlite": lambda s: SQLiteAnswerLog(s.answers_db), "sql": SQLAnswerLog.from_settings},
+        config,
+    )
 
 
 @dataclass
@@ -128,29 +226,17 @@ class Rating:
     lead: str
 
 
-def read_ratings(feedback_db: str | Path, answers: AnswerLog, limit: int = 20_000) -> list[Rating]:
-    """The newest ratings (reasons are stored redacted), each with what the rated answer said."""
-    path = Path(feedback_db)
-    if not path.exists():
-        return []
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
-    try:
-        rows = conn.execute(
-            "SELECT session_id, message_id, rating, reason, updated_at FROM feedback"
-            " ORDER BY updated_at DESC LIMIT ?",
-            (limit,),
-        ).fetchall()
-    except sqlite3.OperationalError:  # no rating stored yet: the table is made on first use
-        rows = []
-    finally:
-        conn.close()
-    found = answers.find((s, m) for s, m, *_ in rows)
+def read_ratings(store: RecentRatings, answers: AnswerLog, limit: int = 20_000) -> list[Rating]:
+    """The newest ratings in the feedback store (reasons are stored redacted), each with what the
+    rated answer said."""
+    rated = store.recent(limit)
+    found = answers.find((r.session_id, r.message_id) for r in rated)
     out = []
-    for session_id, message_id, rating, reason, at in rows:
-        answered = found.get((session_id, message_id))
+    for r in rated:
+        answered = found.get((r.session_id, r.message_id))
         out.append(
             Rating(
-                rating, reason, at,
+                r.rating, r.reason, r.at,
                 answered.item if answered else None,
                 answered.kind if answered else None,
                 answered.lead if answered else "（回答内容未记录）",
