@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -9,9 +10,22 @@ import pytest
 import yaml
 
 from tongban import Tongban
+from tongban.settings import settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# One key for the whole test run, so values signed at import (message ids, say) still verify after
+# a test re-reads the settings; a test about a missing key removes it with monkeypatch.
+os.environ.setdefault("TONGBAN_SECRET_KEY", "tests-only-secret-key-not-for-servers")
 KNOWLEDGE = ROOT / "knowledge"
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings():
+    """Each test reads the settings anew from its environment (monkeypatch.setenv before the first
+    use), as a process does once at start; none leaks into the next test."""
+    settings.cache_clear()
+    yield
+    settings.cache_clear()
 
 
 @pytest.fixture(scope="session")

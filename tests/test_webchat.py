@@ -30,12 +30,12 @@ from tongban.channels.feedback import (
 )
 from tongban.channels.socketio import SocketIOInput
 from tongban.channels.webchat import (
-    DEFAULT_WEB_ROOT,
     WebChatInput,
     handle_feedback,
     resolve_static,
 )
 from tongban.security.keys import Keys
+from tongban.settings import settings
 
 # server.install's listeners run early under ASGI; Sanic says so on every app.
 pytestmark = pytest.mark.filterwarnings("ignore:You have set a listener:UserWarning")
@@ -229,9 +229,13 @@ def test_handle_feedback_answers_201_400_or_403(tmp_path: Path) -> None:
 # -- static files -----------------------------------------------------------------------------
 
 
-def test_web_root_is_found_next_to_the_package_not_the_working_directory() -> None:
-    assert DEFAULT_WEB_ROOT == WEB
-    assert (DEFAULT_WEB_ROOT / "index.html").is_file()
+def test_web_root_is_the_settings_web_folder(monkeypatch, tmp_path: Path) -> None:
+    """./web of the project folder by default (the tests run there, as make does), or TONGBAN_WEB."""
+    assert settings().web_dir == WEB
+    assert (WebChatInput().web_root / "index.html").is_file()
+    monkeypatch.setenv("TONGBAN_WEB", str(tmp_path))
+    settings.cache_clear()
+    assert WebChatInput().web_root == tmp_path
 
 
 @pytest.mark.parametrize(

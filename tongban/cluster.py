@@ -8,12 +8,14 @@ TONGBAN_TRUSTED_PROXIES) and an endpoints file written from `endpoints_yaml()`; 
 list of upstreams from `nginx_conf()`. See README, "Several machines".
 
 Used by tools/run_cluster.sh, the cluster tests (tests/cluster) and the scaling benchmark
-(bench/scaling.py). Everything listens on 127.0.0.1 unless TONGBAN_HOST says otherwise.
+(bench/scaling.py), from the project folder (relative paths are the working directory's).
+Everything listens on 127.0.0.1 unless TONGBAN_HOST says otherwise.
 
-Environment for `python -m tongban.cluster`: TONGBAN_CLUSTER_SIZE (2), TONGBAN_CLUSTER_PORT (8080),
-TONGBAN_CLUSTER_BASE_PORT (5301: Rasa on 5301.., action servers on base+50..),
-TONGBAN_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/tongban, created when missing),
-TONGBAN_REDIS_URL (redis://127.0.0.1:6379/0), TONGBAN_LOG_DIR (var/cluster).
+Settings for `python -m tongban.cluster` (tongban/settings.py): TONGBAN_CLUSTER_SIZE (2),
+TONGBAN_CLUSTER_PORT (8080), TONGBAN_CLUSTER_BASE_PORT (5301: Rasa on 5301.., action servers on
+base+50..), TONGBAN_DATABASE_URL (postgresql://postgres@127.0.0.1:5432/tongban, created when
+missing), TONGBAN_REDIS_URL (redis://127.0.0.1:6379/0), TONGBAN_LOG_DIR (var/cluster).
+The children get the same environment, plus the shared-state settings below.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
+from tongban.settings import settings
+
 BIN = Path(sys.executable).parent
 QUIET = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/tongban"
@@ -41,14 +44,16 @@ MAX_BODY = (
 )
 
 
-def secrets_env(path: Path = ROOT / "var/secrets.env") -> dict[str, str]:
+def secrets_env(path: Path = Path("var/secrets.env")) -> dict[str, str]:
     """TONGBAN_SECRET_KEY and TONGBAN_ACTION_TOKEN as tools/secrets.sh gives them (shared by every
-    instance: sealed slots and signed message ids must verify on all of them)."""
-    values = {
-        k: os.environ[k]
-        for k in ("TONGBAN_SECRET_KEY", "TONGBAN_ACTION_TOKEN")
-        if os.environ.get(k)
-    }
+    instance: sealed slots and signed message ids must verify on all of them): the settings'
+    when both are set, otherwise the file's, generated when missing."""
+    config = settings()
+    values = {}
+    if not config.ephemeral_secret:
+        values["TONGBAN_SECRET_KEY"] = config.secret_key.decode()
+    if config.action_token:
+        values["TONGBAN_ACTION_TOKEN"] = config.action_token
     if len(values) == 2:
         return values
     if not path.exists() or not path.stat().st_size:
@@ -251,11 +256,11 @@ class Cluster:
     size: int = 2
     port: int = 8080
     base_port: int = 5301
-    log_dir: Path = ROOT / "var/cluster"
+    log_dir: Path = Path("var/cluster")
     database_url: str = DEFAULT_DB
     redis_url: str = DEFAULT_REDIS
     key_prefix: str = "tongban"
-    model: Path = ROOT / "models/tongban.tar.gz"
+    model: Path = Path("models/tongban.tar.gz")
     extra_env: dict[str, str] = field(default_factory=dict)
     instances: list[Instance] = field(default_factory=list)
     nginx: subprocess.Popen | None = None
@@ -272,16 +277,16 @@ class Cluster:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
+        proxies = ",".join(str(n) for n in settings().trusted_proxies) or "127.0.0.1/32"
         return {
+            "SQL_POOL_SIZE": "10",  # Rasa's pool for the PostgreSQL tracker store (per process)
             **os.environ,
             **QUIET,
             **secrets_env(),
             "TONGBAN_DATABASE_URL": self.database_url,
             "TONGBAN_REDIS_URL": self.redis_url,
             "TONGBAN_KEY_PREFIX": self.key_prefix,
-            "TONGBAN_TRUSTED_PROXIES": os.environ.get("TONGBAN_TRUSTED_PROXIES", "127.0.0.1/32"),
-            # Rasa's pool for the PostgreSQL tracker store (per process).
-            "SQL_POOL_SIZE": os.environ.get("SQL_POOL_SIZE", "10"),
+            "TONGBAN_TRUSTED_PROXIES": proxies,
             **self.extra_env,
         }
 
@@ -311,8 +316,8 @@ class Cluster:
         )
         if import_demo:
             subprocess.run(
-                [str(BIN / "tongban"), "cases", "import", str(ROOT / "demo/cases.yaml")],
-                env=self.env(), cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+                [str(BIN / "tongban"), "cases", "import", "demo/cases.yaml"],
+                env=self.env(), check=True, stdout=subprocess.DEVNULL,
             )  # fmt: skip
 
     # ---------------------------------------------------------------- processes -----------
@@ -324,18 +329,18 @@ class Cluster:
         inst = self.instances[i]
         inst.actions = subprocess.Popen(
             [str(BIN / "python"), "-m", "tongban.actionserver", "--port", str(inst.actions_port)],
-            env=self.env(), cwd=ROOT, stdout=self._log(f"actions.{i + 1}.log"),
+            env=self.env(), stdout=self._log(f"actions.{i + 1}.log"),
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
     def start_rasa(self, i: int) -> None:
         inst = self.instances[i]
-        host = os.environ.get("TONGBAN_HOST", "127.0.0.1")
+        host = settings().host
         inst.rasa = subprocess.Popen(
             [str(BIN / "rasa"), "run", "--interface", host, "--port", str(inst.rasa_port),
              "--model", str(self.model), "--endpoints", str(self.log_dir / f"endpoints.{i + 1}.yml"),
-             "--credentials", str(ROOT / "credentials.yml")],
-            env=self.env(), cwd=ROOT, stdout=self._log(f"rasa.{i + 1}.log"),
+             "--credentials", "credentials.yml"],
+            env=self.env(), stdout=self._log(f"rasa.{i + 1}.log"),
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
@@ -425,14 +430,15 @@ class Cluster:
 
 
 def main() -> int:
-    env = os.environ
+    config = settings()
     cluster = Cluster(
-        size=int(env.get("TONGBAN_CLUSTER_SIZE", "2")),
-        port=int(env.get("TONGBAN_CLUSTER_PORT", "8080")),
-        base_port=int(env.get("TONGBAN_CLUSTER_BASE_PORT", "5301")),
-        log_dir=Path(env.get("TONGBAN_LOG_DIR", ROOT / "var/cluster")),
-        database_url=env.get("TONGBAN_DATABASE_URL", DEFAULT_DB),
-        redis_url=env.get("TONGBAN_REDIS_URL", DEFAULT_REDIS),
+        size=config.cluster_size,
+        port=config.cluster_port,
+        base_port=config.cluster_base_port,
+        log_dir=config.cluster_log_dir,
+        database_url=config.database_url or DEFAULT_DB,
+        redis_url=config.redis_url or DEFAULT_REDIS,
+        key_prefix=config.key_prefix,
     )
     print(f"正在启动通办助手集群 / starting a Tongban cluster of {cluster.size} ...", flush=True)
     stopping = False

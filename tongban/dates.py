@@ -1,4 +1,5 @@
-"""The date an answer is given for: today, TONGBAN_AS_OF, or a message's `as_of` metadata.
+"""The date an answer is given for: today, TONGBAN_AS_OF (settings.as_of), or a message's `as_of`
+metadata.
 
 Answers depend on it because pilots start and end.
 """
@@ -6,15 +7,14 @@ Answers depend on it because pilots start and end.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from tongban.errors import BadArgument
+from tongban.settings import Settings, settings
 from tongban.text import normalise
 
-AS_OF_ENV = "TONGBAN_AS_OF"
 _DATE_PATTERNS = (
     re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?"),
     re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*月?"),
@@ -34,23 +34,19 @@ def parse_date(value: Any) -> dt.date:
         raise BadArgument(f"日期“{text}”无法识别，请写成 YYYY-MM-DD，例如 2025-05-10") from None
 
 
-def server_as_of(environ: Mapping[str, str] | None = None) -> dt.date:
+def server_as_of(config: Settings | None = None) -> dt.date:
     """The server-wide date: TONGBAN_AS_OF if set, otherwise today."""
-    env = os.environ if environ is None else environ
-    value = env.get(AS_OF_ENV, "").strip()
-    return parse_date(value) if value else dt.date.today()
+    return (config or settings()).as_of or dt.date.today()
 
 
-def message_as_of(
-    metadata: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None
-) -> dt.date:
+def message_as_of(metadata: Mapping[str, Any] | None, config: Settings | None = None) -> dt.date:
     """A message's `as_of` metadata wins over the server date; a malformed one is ignored."""
     if metadata and metadata.get("as_of"):
         try:
             return parse_date(metadata["as_of"])
         except BadArgument:
             pass
-    return server_as_of(environ)
+    return server_as_of(config)
 
 
 def format_date(day: dt.date) -> str:

@@ -5,6 +5,7 @@ Every module that needs configuration takes it from `settings()`; tests build `S
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import logging
 import os
@@ -12,6 +13,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,22 @@ class Settings:
     console_backend: str = "sqlite"  # console staff, sessions, audit: sqlite (console_db) | sql
     handoff_backend: str = "sqlite"  # handoff queue, messages, callbacks: sqlite (handoff_db) | sql
     key_prefix: str = "tongban"  # Redis keys and PostgreSQL table names start with it
+    # The date answers are given for (TONGBAN_AS_OF, YYYY-MM-DD); None means today, read at each
+    # message. A message's `as_of` metadata overrides it (tongban/dates.py).
+    as_of: dt.date | None = None
+    # The knowledge base and the web pages (widget, console). Like every relative path here, and
+    # like Rasa's models/ and endpoints.yml, they are found from the working directory: the
+    # project folder, where make and tools/run.sh start every process.
+    knowledge_dir: Path = Path("knowledge")
+    web_dir: Path = Path("web")
+    # The cluster runner (tongban/cluster.py, `make run-cluster`): how many Rasa servers, nginx's
+    # port, the first Rasa port (action servers from base + 50), where its logs and nginx files go,
+    # and the interface the servers listen on (TONGBAN_HOST, loopback unless configured otherwise).
+    host: str = "127.0.0.1"
+    cluster_size: int = 2
+    cluster_port: int = 8080
+    cluster_base_port: int = 5301
+    cluster_log_dir: Path = Path("var/cluster")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -81,7 +99,10 @@ class Settings:
         TONGBAN_CASES_BACKEND, TONGBAN_CASES_DB, TONGBAN_CASES_URL, TONGBAN_CASES_TOKEN,
         TONGBAN_CASES_TIMEOUT, TONGBAN_CASES_RETRIES, TONGBAN_COUNTER_BACKEND,
         TONGBAN_FEEDBACK_BACKEND, TONGBAN_REPLY_LOG_BACKEND, TONGBAN_SOCKETIO_MANAGER,
-        TONGBAN_WECHAT_STORE, TONGBAN_CONSOLE_BACKEND, TONGBAN_HANDOFF_BACKEND, TONGBAN_KEY_PREFIX (see the fields above)."""
+        TONGBAN_WECHAT_STORE, TONGBAN_CONSOLE_BACKEND, TONGBAN_HANDOFF_BACKEND, TONGBAN_KEY_PREFIX;
+        TONGBAN_AS_OF; TONGBAN_KNOWLEDGE, TONGBAN_WEB; TONGBAN_HOST,
+        TONGBAN_CLUSTER_SIZE, TONGBAN_CLUSTER_PORT, TONGBAN_CLUSTER_BASE_PORT, TONGBAN_LOG_DIR
+        (see the fields above). A malformed value raises SettingsError, naming the variable."""
         env = os.environ if environ is None else environ
         secret = env.get("TONGBAN_SECRET_KEY", "").strip()
         ephemeral = not secret
@@ -108,6 +129,10 @@ class Settings:
             handoff_hours=env.get("TONGBAN_HANDOFF_HOURS", "").strip() or "mon-fri 09:00-17:00",
             handoff_timezone=env.get("TONGBAN_HANDOFF_TIMEZONE", "").strip() or "Asia/Shanghai",
             **_shared_state(env),
+            knowledge_dir=Path(env.get("TONGBAN_KNOWLEDGE", "").strip() or "knowledge").absolute(),
+            web_dir=Path(env.get("TONGBAN_WEB", "").strip() or "web").absolute(),
+            **_cluster(env),
+            as_of=_as_of(env.get("TONGBAN_AS_OF", "").strip()),
             wechat=tuple(
                 sorted(
                     (name.removeprefix("TONGBAN_WECHAT_").lower(), value.strip())
@@ -131,8 +156,8 @@ def _shared_state(env: Mapping[str, str]) -> dict:
         "cases_db": get("CASES_DB", "var/cases.db"),
         "cases_url": get("CASES_URL"),
         "cases_token": get("CASES_TOKEN") or None,
-        "cases_timeout": float(get("CASES_TIMEOUT", "3")),
-        "cases_retries": int(get("CASES_RETRIES", "2")),
+        "cases_timeout": _number(env, "TONGBAN_CASES_TIMEOUT", 3.0, 0.1, 60.0, float),
+        "cases_retries": _number(env, "TONGBAN_CASES_RETRIES", 2, 0, 10, int),
         "counter_backend": get("COUNTER_BACKEND", "redis" if redis else "sqlite").lower(),
         "feedback_backend": get("FEEDBACK_BACKEND", sql_default).lower(),
         "reply_log_backend": get("REPLY_LOG_BACKEND", "redis" if redis else "memory").lower(),
@@ -141,6 +166,44 @@ def _shared_state(env: Mapping[str, str]) -> dict:
         "console_backend": get("CONSOLE_BACKEND", sql_default).lower(),
         "handoff_backend": get("HANDOFF_BACKEND", sql_default).lower(),
         "key_prefix": get("KEY_PREFIX", "tongban"),
+    }
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be read; the message names the variable and the expected form."""
+
+
+def _as_of(value: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise SettingsError(
+            f"TONGBAN_AS_OF={value!r}：日期无法识别，请写成 YYYY-MM-DD，例如 2025-05-10"
+        ) from None
+
+
+def _number(env: Mapping[str, str], name: str, default, low, high, kind: type = int):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise SettingsError(f"{name}={raw!r}：应是 {low} 到 {high} 之间的数")
+    return value
+
+
+def _cluster(env: Mapping[str, str]) -> dict:
+    return {
+        "host": env.get("TONGBAN_HOST", "").strip() or "127.0.0.1",
+        "cluster_size": _number(env, "TONGBAN_CLUSTER_SIZE", 2, 1, 32),
+        "cluster_port": _number(env, "TONGBAN_CLUSTER_PORT", 8080, 1, 65535),
+        "cluster_base_port": _number(env, "TONGBAN_CLUSTER_BASE_PORT", 5301, 1024, 65000),
+        "cluster_log_dir": Path(env.get("TONGBAN_LOG_DIR", "").strip() or "var/cluster").absolute(),
     }
 
 

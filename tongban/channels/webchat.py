@@ -1,7 +1,7 @@
 """The citizens' web chat: a Rasa input channel that serves the chat page and stores 好差评 ratings.
 
 Registered in credentials.yml as `tongban.channels.webchat.WebChatInput` (options: `feedback_db`,
-default var/feedback.db, relative to where Rasa runs; `web_root`, default the project's web/ folder).
+default var/feedback.db, relative to where Rasa runs; `web_root`, default TONGBAN_WEB, ./web).
 Routes, under Rasa's /webhooks/webchat prefix:
 
 - GET  /webhooks/webchat/                   the full-page chat (web/index.html)
@@ -37,10 +37,10 @@ from sanic.response import HTTPResponse
 
 from tongban.channels import server
 from tongban.channels.feedback import FeedbackError, FeedbackStore, feedback_store, parse_feedback
+from tongban.settings import settings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WEB_ROOT = Path(__file__).resolve().parents[2] / "web"
 DEFAULT_FEEDBACK_DB = "var/feedback.db"
 
 CONTENT_TYPES = {
@@ -130,13 +130,13 @@ class WebChatInput(InputChannel):
         credentials = credentials or {}
         return cls(
             feedback_db=credentials.get("feedback_db") or DEFAULT_FEEDBACK_DB,
-            web_root=credentials.get("web_root") or DEFAULT_WEB_ROOT,
+            web_root=credentials.get("web_root"),
         )
 
     def __init__(
-        self, feedback_db: str | Path = DEFAULT_FEEDBACK_DB, web_root: str | Path = DEFAULT_WEB_ROOT
+        self, feedback_db: str | Path = DEFAULT_FEEDBACK_DB, web_root: str | Path | None = None
     ) -> None:
-        self.web_root = Path(web_root)
+        self.web_root = Path(web_root) if web_root else settings().web_dir
         self.store = feedback_store(feedback_db)  # SQLite, or PostgreSQL by settings
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

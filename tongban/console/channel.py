@@ -87,7 +87,6 @@ from tongban.settings import settings
 
 logger = logging.getLogger(__name__)
 
-WEB_ROOT = Path(__file__).resolve().parents[2] / "web" / "console"
 MAX_BODY = 4096
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -127,7 +126,7 @@ class ConsoleInput(InputChannel):
         cases: CaseService | None = None,
         answers: AnswerLog | None = None,
         nav: tuple[NavEntry, ...] = NAV,
-        web_root: Path = WEB_ROOT,
+        web_root: Path | None = None,
     ) -> None:
         config = settings()
         self.feedback_db = Path(feedback_db)
@@ -146,7 +145,7 @@ class ConsoleInput(InputChannel):
         self.feedback = feedback_store(self.feedback_db, config)
         self.answers = answers or answer_log(config)
         self.nav = nav
-        self.web_root = web_root
+        self.web_root = web_root or config.web_dir / "console"
 
     def _load(self) -> None:
         """The knowledge base and the case service, once, at server start (about 2 s)."""

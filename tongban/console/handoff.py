@@ -35,7 +35,7 @@ from sanic.response import HTTPResponse
 from tongban.channels.inbound import BadRequest, parse_json_object
 from tongban.channels.webchat import CONTENT_TYPES, resolve_static
 from tongban.console.auth import NO_STORE, Auth, error, guard, json_reply
-from tongban.console.stores import ConsoleStores
+from tongban.console.pg_stores import console_stores
 from tongban.handoff import HandoffError, HandoffService, hub
 from tongban.handoff.channels import install_control
 from tongban.security.keys import Keys
@@ -43,7 +43,6 @@ from tongban.settings import settings
 
 log = logging.getLogger(__name__)
 
-WEB_ROOT = Path(__file__).resolve().parents[2] / "web" / "console"
 PAGE = "handoff.html"
 MAX_BODY = 8192
 CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -97,18 +96,18 @@ class HandoffConsoleInput(InputChannel):
         self,
         auth: Auth | None = None,
         service: HandoffService | None = None,
-        web_root: Path = WEB_ROOT,
+        web_root: Path | None = None,
     ) -> None:
         config = settings()
         # The console's own sign-in over the same staff database and keys: one session for both.
         self.auth = auth or Auth(
-            ConsoleStores.sqlite(config.console_db),
+            console_stores(config),  # SQLite, or PostgreSQL by settings
             Keys(config.secret_key),
             idle_seconds=config.console_idle_minutes * 60,
             secure_cookie=config.console_secure_cookie,
         )
         self.service = service
-        self.web_root = web_root
+        self.web_root = web_root or config.web_dir / "console"
         self.reveals = WindowLimit(REVEALS_PER_HOUR, 3600)
 
     def _service(self) -> HandoffService:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -41,9 +40,9 @@ from tongban.kb.model import (
 )
 from tongban.kb.schema import Record
 from tongban.regions import Place, RegionIndex
+from tongban.settings import settings
 from tongban.text import compact
 
-KNOWLEDGE_ENV = "TONGBAN_KNOWLEDGE"
 HOTLINE_CHANNEL = "hotline_12345"
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -85,10 +84,8 @@ class KnowledgeErrors(TongbanError):
 
 
 def default_root() -> Path:
-    configured = os.environ.get(KNOWLEDGE_ENV)
-    if configured:
-        return Path(configured)
-    return Path(__file__).resolve().parents[2] / "knowledge"
+    """The knowledge base of the settings (TONGBAN_KNOWLEDGE, default ./knowledge)."""
+    return settings().knowledge_dir
 
 
 def load_knowledge(root: Path | str | None = None) -> KnowledgeBase:
@@ -119,7 +116,7 @@ class _Builder:
                         None,
                         None,
                         "知识库目录不存在",
-                        f"请检查路径或设置 {KNOWLEDGE_ENV}",
+                        "请在项目目录中运行，或用 TONGBAN_KNOWLEDGE 指定知识库目录",
                     )
                 ]
             )

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import jieba
 
-from tongban.nlu.generate import ROOT, USERDICT
+from tongban.nlu.generate import USERDICT
 
 
-def load_userdict(root: Path = ROOT) -> None:
+def load_userdict(root: Path = Path(".")) -> None:
+    """The generated dictionary of the project folder `root` (default: the working directory)."""
     jieba.load_userdict(str(root / USERDICT))
 
 
@@ -44,7 +45,7 @@ def misaligned(nlu_dir: Path) -> list[str]:
 
 def main() -> int:
     load_userdict()
-    problems = misaligned(ROOT / "data/nlu")
+    problems = misaligned(Path("data/nlu"))
     for problem in problems:
         print(problem)
     print(f"{len(problems)} misaligned entities")

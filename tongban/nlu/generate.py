@@ -1,6 +1,7 @@
 """Generate the jieba user dictionary and the NLU synonyms/lookup tables from the knowledge base.
 
-Run by `make generate`; the outputs are committed and a test fails when they drift.
+Run by `make generate` in the project folder (paths are relative to it, the knowledge base is
+the settings' TONGBAN_KNOWLEDGE); the outputs are committed and a test fails when they drift.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from pathlib import Path
 
 from tongban.kb import KnowledgeBase, load_knowledge
 from tongban.regions import short_name
+from tongban.settings import settings
 
-ROOT = Path(__file__).resolve().parents[2]
 USERDICT = Path("data/jieba/userdict.txt")
 NLU_FILE = Path("data/nlu/generated_knowledge.yml")
 HEADER = "GENERATED from knowledge/ by `make generate` (tongban.nlu.generate). Do not edit by hand."
@@ -64,8 +65,9 @@ def outputs(kb: KnowledgeBase) -> dict[Path, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    root = Path(argv[0]) if argv else ROOT
-    kb = load_knowledge(root / "knowledge")
+    """Optional argument: another project folder (its knowledge/ is read, its data/ written)."""
+    root = Path(argv[0]) if argv else Path(".")
+    kb = load_knowledge(root / "knowledge" if argv else settings().knowledge_dir)
     for relative, content in outputs(kb).items():
         path = root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
