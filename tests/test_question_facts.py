@@ -54,3 +54,10 @@ def test_facts_need_sources_and_real_phrasings(mini_kb) -> None:
         load_knowledge(mini_kb)
     text = "\n".join(str(e) for e in failure.value.errors)
     assert "nowhere" in text and "太短" in text
+
+
+def test_a_yes_stays_ahead_of_the_asked_fact(tongban) -> None:
+    """驾照考试可以转地方考吗: the answer says 可以 first, then the fact asked about."""
+    reply = tongban.ask("驾照考试可以转地方考吗", as_of=TODAY)
+    assert reply.lead.startswith("可以。") and "变更考试地" in reply.lead, reply.lead
+    assert reply.lead.count("可以。") == 1, reply.lead

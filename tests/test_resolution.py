@@ -20,6 +20,9 @@ from tongban.resolve import is_confident
         ("领失业金", "unemployment_benefit"), ("退休提公积金", "housing_fund_retirement"),
         ("办护照", "exit_entry_documents"), ("车子年检", "vehicle_inspection"),
         ("新生儿上户口", "newborn_hukou"), ("临时身份证", "temporary_id_card"),
+        # A-not-A questions: 迁不迁户口 asks about 迁户口.
+        ("去外地上大学迁不迁户口?", "hukou_transfer_college"),
+        ("身份证到期了能不能在外地换", "id_card_renewal"),
     ],
 )  # fmt: skip
 def test_colloquial_phrasings_resolve(tongban, text, item):

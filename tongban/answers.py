@@ -135,14 +135,18 @@ def asked_fact(item: Item, text: str, day: dt.date) -> QuestionFact | None:
     return best
 
 
+_VERDICTS = ("可以。", "不可以。")
+
+
 def _answer_with(fact: QuestionFact, parts: _Parts) -> _Parts:
     """The asked fact leads; the composer's own lead follows when it fits, else moves to the
-    details."""
-    joined = fact.text + parts.lead
+    details. A yes or no stays first: "可以。考过部分科目后……" reads as the answer it is."""
+    verdict = next((v for v in _VERDICTS if parts.lead.startswith(v)), "")
+    joined = verdict + fact.text + parts.lead[len(verdict) :]
     if len(joined) <= MAX_LEAD:
         return _Parts(joined, parts.body, parts.sections)
     moved = Section(SectionKind.NOTES, "能否办理和要点", (parts.lead,))
-    return _Parts(fit(fact.text), parts.body, (moved, *parts.sections))
+    return _Parts(fit(verdict + fact.text), parts.body, (moved, *parts.sections))
 
 
 def _place_name(place: Place | None, fallback: str = "当地") -> str:

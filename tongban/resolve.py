@@ -30,6 +30,8 @@ VAGUE_CATEGORIES = frozenset(["其他"])
 NAMED_DETAIL_LEN = 3  # a word of this length used by one item's names only
 SOLE_MATCH = 0.58  # a lone candidate (say, one typo in a four-character name) is taken
 _PUNCT = re.compile(r"[\s\W_]+")
+# A-not-A questions ask yes or no of one verb: 迁不迁户口 is 迁户口, 能不能办 is 能办.
+_A_NOT_A = re.compile(r"(.)不\1")
 # Words that say nothing about which item is meant.
 _STOPWORDS = frozenset(
     [
@@ -133,7 +135,7 @@ def _sound(text: str) -> tuple[str, ...]:
 
 
 def term_key(term: str) -> str:
-    return _PUNCT.sub("", compact(term))
+    return _A_NOT_A.sub(r"\1", _PUNCT.sub("", compact(term)))
 
 
 class ItemResolver:
