@@ -17,8 +17,9 @@ import pytest
 import redis
 import sqlalchemy
 
-from tongban.cluster import ROOT, Cluster, find_nginx, free_port
+from tongban.cluster import Cluster, find_nginx, free_port
 
+ROOT = Path(__file__).resolve().parents[2]  # the project folder (the servers' working directory)
 DB = "postgresql://postgres@127.0.0.1:5432/tongban_cluster_test"
 REDIS = "redis://127.0.0.1:6379/0"
 PREFIX = "tbtest"
@@ -105,6 +106,8 @@ def cluster() -> Iterator[Cluster]:
     c = Cluster(
         size=2, port=free_port(5380, 5390), base_port=5321, log_dir=ROOT / "var/cluster-test",
         database_url=DB, redis_url=REDIS, key_prefix=PREFIX,
+        # The handoff test needs agents at any hour (not only mon-fri 09:00-17:00).
+        extra_env={"TONGBAN_HANDOFF_HOURS": "always"},
     )  # fmt: skip
     for log in c.log_dir.glob("*.log"):
         log.unlink()

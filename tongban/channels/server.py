@@ -31,6 +31,14 @@ NO_ANSWER_REPLY = (
 )
 
 
+# Said instead of an action's reply when the action server could not be reached, timed out or
+# failed (tongban/nlu/rasa_fixes.py): unlike NO_ANSWER_REPLY, asking differently would not help.
+ACTIONS_UNAVAILABLE_REPLY = (
+    "抱歉，查询服务暂时不可用，这个问题现在没能为您解答。"
+    "请稍后再试，或拨打 12345 政务服务便民热线。"
+)
+
+
 class ConversationUnavailable(Exception):
     """The conversation could not be read or saved; this message is not processed."""
 

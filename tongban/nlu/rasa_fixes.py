@@ -1,20 +1,34 @@
-"""A fix for a Rasa 3.6 speed fault, applied in every process that loads a Tongban model.
+"""Fixes for Rasa 3.6 faults, applied by `apply()` in every process that loads a Tongban model.
 
-Rasa checks each action-server response with `jsonschema.validate`, which first checks Rasa's own
-response schema against the JSON Schema 2020-12 meta-schema. With jsonschema 4.17 that costs
-about 50 ms on every custom action call, more than the rest of a turn together. Here the schema
-is checked once and its validator reused: responses are validated exactly as before.
+- Speed: Rasa checks each action-server response with `jsonschema.validate`, which first checks
+  Rasa's own response schema against the JSON Schema 2020-12 meta-schema. With jsonschema 4.17
+  that costs about 50 ms on every custom action call, more than the rest of a turn together.
+  Here the schema is checked once and its validator reused: responses are validated as before.
+- A request that could not even be written to the action server is sent once more.
+- When the action server cannot be reached, times out, or answers 5xx or 401, Rasa logs the
+  error, drops the action's events and the turn is silent (the channels then say "I did not
+  understand", which is wrong). Here the action's result becomes one apology instead
+  (ACTIONS_UNAVAILABLE_REPLY); any other failure is raised exactly as before.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from functools import cache
 from typing import Any
 
+import aiohttp
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import BotUttered, Event, UserUttered
+from rasa.shared.exceptions import RasaException
+
+from tongban.channels.server import ACTIONS_UNAVAILABLE_REPLY
+
+log = logging.getLogger(__name__)
 
 
 @cache
@@ -42,9 +56,6 @@ def _retrying_request(original: Any) -> Any:
     """Rasa's action call with one retry when the request could not even be written ("Cannot
     write to closing transport", seen under load in the cluster tests): the action server never
     got it, so sending it again cannot run an action twice. Any other error is raised as before."""
-    import asyncio
-
-    import aiohttp
 
     async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -59,9 +70,68 @@ def _retrying_request(original: Any) -> Any:
     return request
 
 
+def unavailable_reason(error: BaseException) -> str | None:
+    """Why a custom action did not run, when the action server is at fault: "unreachable",
+    "timeout" or "HTTP <status>" (5xx, 401); None for any other error.
+
+    `RemoteAction.run` turns the HTTP client's errors into a bare RasaException, keeping the
+    original as its cause (HTTP status >= 400) or context (connection errors); a timeout of the
+    whole request is not caught there and arrives as TimeoutError."""
+    if isinstance(error, ActionExecutionRejection):  # the action declined: Rasa's own path
+        return None
+    if isinstance(error, TimeoutError):  # asyncio.TimeoutError is TimeoutError on 3.11
+        return "timeout"
+    if not isinstance(error, RasaException):
+        return None
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, aiohttp.ServerTimeoutError):
+        return "timeout"
+    if isinstance(cause, aiohttp.ClientConnectionError):
+        return "unreachable"
+    status = getattr(cause, "status", None) if isinstance(cause, aiohttp.ClientError) else None
+    if isinstance(status, int) and (status == 401 or status >= 500):
+        return f"HTTP {status}"
+    return None
+
+
+def _apologised_this_turn(tracker: Any) -> bool:
+    """A form's validation and its question are two actions of one turn: one apology is enough."""
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            return False
+        if isinstance(event, BotUttered) and event.text == ACTIONS_UNAVAILABLE_REPLY:
+            return True
+    return False
+
+
+def _apologising_run(original: Any) -> Any:
+    """`RemoteAction.run` whose result, when the action server is unavailable, is one apology
+    (a BotUttered: Rasa records it and sends it through the channel like any bot message)."""
+
+    async def run(
+        self: RemoteAction, output_channel: Any, nlg: Any, tracker: Any, domain: Any
+    ) -> list[Event]:
+        try:
+            return await original(self, output_channel, nlg, tracker, domain)
+        except Exception as error:
+            reason = unavailable_reason(error)
+            if reason is None:
+                raise
+        # The action's name and the reason only: never the sender or the message.
+        log.error("custom action %s not run, action server unavailable: %s", self.name(), reason)
+        if _apologised_this_turn(tracker):
+            return []
+        return [BotUttered(ACTIONS_UNAVAILABLE_REPLY)]
+
+    run._tongban_apology = True  # type: ignore[attr-defined]
+    return run
+
+
 def apply() -> None:
     from rasa.utils.endpoints import EndpointConfig
 
     RemoteAction._validate_action_result = _validate_action_result
     if not getattr(EndpointConfig.request, "_tongban_retry", False):
         EndpointConfig.request = _retrying_request(EndpointConfig.request)
+    if not getattr(RemoteAction.run, "_tongban_apology", False):
+        RemoteAction.run = _apologising_run(RemoteAction.run)
