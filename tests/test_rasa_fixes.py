@@ -115,6 +115,25 @@ def test_a_refused_connection_to_a_real_closed_port_gives_one_apology(caplog):
     assert "citizen-0001" not in lines[0] and "备案" not in lines[0]  # no sender, no message
 
 
+def test_a_hung_action_server_gives_the_apology_after_the_configured_wait(monkeypatch, caplog):
+    """A server that accepts the connection and never answers: Rasa would wait five minutes;
+    here the citizen hears back after TONGBAN_ACTION_TIMEOUT seconds."""
+    import time
+
+    monkeypatch.setenv("TONGBAN_ACTION_TIMEOUT", "1")
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(1)  # the kernel accepts; nobody ever reads or answers
+        endpoint = EndpointConfig(f"http://127.0.0.1:{hung.getsockname()[1]}/webhook")
+        started = time.monotonic()
+        with caplog.at_level(logging.ERROR, logger="tongban.nlu.rasa_fixes"):
+            events = _run(endpoint)
+        waited = time.monotonic() - started
+    assert _apology(events), events
+    assert 0.9 <= waited < 10, waited
+    assert any("timeout" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize(
     ("error", "reason"),
     [

@@ -35,6 +35,9 @@ class Settings:
     trusted_proxies: tuple[Network, ...] = ()
     # Where the action server listens; loopback unless configured otherwise.
     actions_host: str = "127.0.0.1"
+    # Seconds Rasa waits for a custom action before the citizen gets the "service unavailable"
+    # apology (tongban/nlu/rasa_fixes.py); Rasa's own default is five minutes.
+    action_timeout: float = 30.0
     ephemeral_secret: bool = False
     # TONGBAN_WECHAT_* values that override the WeChat channel's credentials.yml entry
     # (tongban/wechat/config.py), as (suffix in lower case, value) pairs.
@@ -93,7 +96,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """TONGBAN_SECRET_KEY, TONGBAN_ACTION_TOKEN, TONGBAN_TRUSTED_PROXIES (comma-separated
-        addresses or networks), TONGBAN_ACTIONS_HOST, TONGBAN_WECHAT_* (see tongban/wechat/config.py),
+        addresses or networks), TONGBAN_ACTIONS_HOST, TONGBAN_ACTION_TIMEOUT, TONGBAN_WECHAT_* (see tongban/wechat/config.py),
         TONGBAN_CONSOLE_DB, TONGBAN_CONSOLE_IDLE_MINUTES, TONGBAN_CONSOLE_SECURE_COOKIE (1/true),
         TONGBAN_ANSWERS_DB; shared state: TONGBAN_DATABASE_URL, TONGBAN_REDIS_URL,
         TONGBAN_CASES_BACKEND, TONGBAN_CASES_DB, TONGBAN_CASES_URL, TONGBAN_CASES_TOKEN,
@@ -119,6 +122,7 @@ class Settings:
             action_token=env.get("TONGBAN_ACTION_TOKEN", "").strip() or None,
             trusted_proxies=proxies,
             actions_host=env.get("TONGBAN_ACTIONS_HOST", "").strip() or "127.0.0.1",
+            action_timeout=_number(env, "TONGBAN_ACTION_TIMEOUT", 30.0, 1.0, 300.0, float),
             ephemeral_secret=ephemeral,
             console_db=env.get("TONGBAN_CONSOLE_DB", "").strip() or "var/console.db",
             console_idle_minutes=_minutes(env.get("TONGBAN_CONSOLE_IDLE_MINUTES"), 30),

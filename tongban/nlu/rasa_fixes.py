@@ -27,6 +27,7 @@ from rasa.shared.core.events import BotUttered, Event, UserUttered
 from rasa.shared.exceptions import RasaException
 
 from tongban.channels.server import ACTIONS_UNAVAILABLE_REPLY
+from tongban.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,21 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 
 def _retrying_request(original: Any) -> Any:
-    """Rasa's action call with one retry when the request could not even be written ("Cannot
-    write to closing transport", seen under load in the cluster tests): the action server never
-    got it, so sending it again cannot run an action twice. Any other error is raised as before."""
+    """Rasa's endpoint call, bounded and retried once.
+
+    - Bounded: Rasa gives a custom action five minutes (DEFAULT_REQUEST_TIMEOUT), far beyond
+      nginx's 75 s, the WeChat deadline and the conversation lock's lifetime; a hung action
+      server would hold the conversation that long. The wait is capped at the settings'
+      `action_timeout` (TONGBAN_ACTION_TIMEOUT, 30 s), after which the citizen gets the apology.
+    - Retried once when the request could not even be written ("Cannot write to closing
+      transport", seen under load in the cluster tests): the action server never got it, so
+      sending it again cannot run an action twice. Any other error is raised as before."""
 
     async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
+        limit = settings().action_timeout
+        timeout = kwargs.get("timeout")
+        if isinstance(timeout, int | float) and timeout > limit:
+            kwargs["timeout"] = limit
         try:
             return await original(self, *args, **kwargs)
         except aiohttp.ClientOSError as exc:
