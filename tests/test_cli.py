@@ -83,3 +83,11 @@ def test_broken_knowledge_gives_one_line(capsys, monkeypatch, mini_kb):
 def test_not_covered_cases_are_refused(capsys):
     _, out, _ = run(capsys, "ask", "子女投靠父母能跨省迁户口吗")
     assert out.startswith("不可以") and "子女投靠父母" in out
+
+
+def test_db_commands_need_the_shared_database(capsys, monkeypatch):
+    monkeypatch.delenv("TONGBAN_DATABASE_URL", raising=False)
+    code, _, err = run(capsys, "db", "current")
+    assert code == 2 and "TONGBAN_DATABASE_URL" in err and "Traceback" not in err
+    code, _, err = run(capsys, "db")
+    assert code == 2 and "tongban db upgrade" in err

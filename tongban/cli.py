@@ -93,6 +93,11 @@ def _parser() -> argparse.ArgumentParser:
     staff_pw.add_argument("name")
     staff_pw.add_argument("--password-stdin", action="store_true")
     staff_sub.add_parser("list", help="列出账号")
+
+    db = sub.add_parser("db", help="共享数据库（TONGBAN_DATABASE_URL）的表结构")
+    db_sub = db.add_subparsers(dest="db_command", parser_class=_Parser)
+    db_sub.add_parser("upgrade", help="把表结构升级到本程序的版本（部署新版本时运行一次）")
+    db_sub.add_parser("current", help="显示数据库表结构的当前版本")
     return parser
 
 
@@ -125,6 +130,8 @@ def _run(args: argparse.Namespace) -> int:
         return _kb_check()
     if args.command == "staff":
         return _staff(args)
+    if args.command == "db":
+        return _db(args.db_command)
     if args.command == "wechat-menu":
         from tongban.wechat.menu import menu_json
 
@@ -242,6 +249,37 @@ def _staff(args: argparse.Namespace) -> int:
         stores.staff.set_password(args.name, hash_password(password))
         stores.sessions.delete_for(args.name)
         print(f"已重设 {args.name} 的密码，原有登录已失效。")
+    return 0
+
+
+def _db(command: str | None) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tongban.settings import settings
+    from tongban.stores import shared
+
+    if command not in ("upgrade", "current"):
+        raise BadArgument("请使用 tongban db upgrade 或 tongban db current")
+    config = settings()
+    try:
+        url = shared.need(config.database_url, "database_url")
+        engine, prefix = shared.engine(url), config.key_prefix
+        before, head = (shared.upgrade if command == "upgrade" else shared.current)(engine, prefix)
+    except shared.BackendError as error:
+        raise TongbanError(f"数据库表结构：{error}") from error
+    except SQLAlchemyError as error:
+        raise TongbanError(
+            f"数据库不可用 / database unavailable: {type(error).__name__}"
+        ) from error
+    where = f"数据库 {url.rsplit('@', 1)[-1]}，表名前缀 {prefix}"
+    if command == "upgrade":
+        done = "已是最新版本" if before == head else f"已从 {before or '空库'} 升级到"
+        print(f"{where}：表结构{done} {head}。")
+    elif before is None:
+        print(f"{where}：还没有建表（运行 tongban db upgrade）。")
+    else:
+        state = "最新" if before == head else f"本程序的版本是 {head}，运行 tongban db upgrade"
+        print(f"{where}：表结构版本 {before}（{state}）。")
     return 0
 
 

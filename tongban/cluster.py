@@ -34,6 +34,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from tongban.settings import settings
+from tongban.stores import shared
 
 BIN = Path(sys.executable).parent
 QUIET = {"RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
@@ -300,6 +301,8 @@ class Cluster:
         for sub in (self.log_dir / "tmp").iterdir():
             os.chmod(sub, 0o1777)
         ensure_database(self.database_url)
+        # Once, before the instances start (each would otherwise wait for the others' lock).
+        shared.upgrade(shared.engine(self.database_url), self.key_prefix)
         for inst in self.instances:
             (self.log_dir / f"endpoints.{inst.index + 1}.yml").write_text(
                 endpoints_yaml(

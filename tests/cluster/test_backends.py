@@ -4,6 +4,8 @@ the embedded ones, chosen from settings. Database tongban_backends_test, Redis k
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 import redis
@@ -15,6 +17,7 @@ from tongban.cases.model import CaseRecord
 from tongban.cases.service import CaseService, Outcome
 from tongban.cases.store import SQLCaseStore
 from tongban.channels.feedback import Feedback, FeedbackStore, SQLFeedbackStore, feedback_store
+from tongban.cli import main
 from tongban.cluster import ensure_database
 from tongban.console.pg_stores import console_stores
 from tongban.console.ratings import (
@@ -55,6 +58,7 @@ def fresh():
         conn.execute(sqlalchemy.text("DROP DATABASE IF EXISTS tongban_backends_test WITH (FORCE)"))
     admin.dispose()
     shared._engines.clear()
+    shared._upgraded.clear()
     ensure_database(URL)
     client = redis.Redis()
     for key in client.scan_iter("tbunit*"):
@@ -86,14 +90,135 @@ def test_settings_choose_embedded_by_default_and_shared_with_urls(tmp_path):
         counter_from_settings(Settings.from_env({"TONGBAN_COUNTER_BACKEND": "etcd"}))
 
 
-def test_migrations_run_once_and_refuse_a_newer_schema():
-    eng = shared.engine(URL)
-    steps = ["CREATE TABLE tbunit_m (x INTEGER)", "ALTER TABLE tbunit_m ADD COLUMN y INTEGER"]
-    assert shared.migrate(eng, "tbunit", "m", steps[:1]) == 1
-    assert shared.migrate(eng, "tbunit", "m", steps) == 1
-    assert shared.migrate(eng, "tbunit", "m", steps) == 0
+MIGRATIONS_DB = "tongban_migrations_test"
+MIGRATIONS_URL = f"postgresql://postgres@127.0.0.1:5432/{MIGRATIONS_DB}"
+BASELINE_TABLES = {
+    "tbmig_alembic_version", "tbmig_cases", "tbmig_cases_meta", "tbmig_feedback", "tbmig_answers",
+    "tickets", "messages", "callbacks", "staff", "sessions", "audit",
+}  # fmt: skip
+
+
+def _drop_database(name: str) -> None:
+    admin = sqlalchemy.create_engine(
+        "postgresql://postgres@127.0.0.1:5432/postgres", isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture()
+def empty_db():
+    """An empty database of its own for each migration test (tables prefixed "tbmig"), dropped
+    afterwards: the handoff and console tables have no prefix, so no other test may share it."""
+    _drop_database(MIGRATIONS_DB)
+    ensure_database(MIGRATIONS_URL)
+    yield shared.engine(MIGRATIONS_URL)
+    shared._upgraded.discard((MIGRATIONS_URL, "tbmig"))
+    shared._engines.pop(MIGRATIONS_URL).dispose()
+    _drop_database(MIGRATIONS_DB)
+
+
+def _versions(eng) -> list[str]:
+    with eng.connect() as conn:
+        return [r[0] for r in conn.execute(sqlalchemy.text("SELECT * FROM tbmig_alembic_version"))]
+
+
+def test_upgrade_builds_the_baseline_once(empty_db):
+    assert shared.current(empty_db, "tbmig") == (None, "0001")
+    assert shared.upgrade(empty_db, "tbmig") == (None, "0001")
+    inspector = sqlalchemy.inspect(empty_db)
+    assert set(inspector.get_table_names()) == BASELINE_TABLES
+    assert {i["name"] for i in inspector.get_indexes("tickets")} == {
+        "tickets_one_open", "tickets_state"}  # fmt: skip
+    assert [i["name"] for i in inspector.get_indexes("tbmig_answers")] == ["tbmig_answers_at"]
+    assert shared.upgrade(empty_db, "tbmig") == ("0001", "0001")  # nothing left to do
+    assert shared.current(empty_db, "tbmig") == ("0001", "0001")
+    assert _versions(empty_db) == ["0001"]
+
+
+def test_instances_starting_together_upgrade_once(empty_db):
+    """Two upgrades wait on the advisory lock while a third party holds it; once it is free, one
+    builds the tables and the other finds them built."""
+    results: list[tuple] = []
+    with empty_db.begin() as holder:
+        holder.execute(
+            sqlalchemy.text("SELECT pg_advisory_xact_lock(:k)"), {"k": shared._MIGRATION_LOCK}
+        )
+        threads = [
+            threading.Thread(target=lambda: results.append(shared.upgrade(empty_db, "tbmig")))
+            for _ in range(2)
+        ]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.5)
+        assert results == [] and all(t.is_alive() for t in threads)
+    for thread in threads:
+        thread.join(30)
+    assert sorted(results, key=str) == [("0001", "0001"), (None, "0001")]
+    assert _versions(empty_db) == ["0001"]
+
+
+def test_a_database_of_the_old_migrations_upgrades_and_keeps_its_rows(empty_db):
+    """Tables made by the step lists Tongban had before Alembic (cases and feedback used, the
+    answer log and handoff queue never): the rows stay, the rest is created, the old table goes."""
+    legacy = [
+        "CREATE TABLE tbmig_schema_migrations (component TEXT PRIMARY KEY,"
+        " version INTEGER NOT NULL, applied_at TEXT NOT NULL)",
+        "INSERT INTO tbmig_schema_migrations VALUES ('cases', 1, '2026-11-20T08:00:00+00:00'),"
+        " ('feedback', 1, '2026-11-20T08:00:00+00:00')",
+        """CREATE TABLE tbmig_cases (
+    case_key TEXT PRIMARY KEY, case_masked TEXT NOT NULL, item TEXT NOT NULL,
+    applicant_masked TEXT NOT NULL, id_last4_hash TEXT NOT NULL, phone_last4_hash TEXT NOT NULL,
+    region TEXT NOT NULL, status TEXT NOT NULL, status_note TEXT NOT NULL DEFAULT '',
+    accepted_at TEXT NOT NULL, due_at TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL,
+    history TEXT NOT NULL DEFAULT '[]')""",
+        "CREATE TABLE tbmig_cases_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE tbmig_feedback (
+    id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL, message_id TEXT NOT NULL,
+    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')), reason TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (session_id, message_id))""",
+        "INSERT INTO tbmig_feedback (session_id, message_id, rating, reason, created_at,"
+        " updated_at) VALUES ('s1', 'm1', 'down', '没说清楚', '2026-11-21', '2026-11-21')",
+    ]
+    with empty_db.begin() as conn:
+        for statement in legacy:
+            conn.execute(sqlalchemy.text(statement))
+    store = SQLCaseStore(MIGRATIONS_URL, KEYS, prefix="tbmig")
+    assert store.upsert([record()]) == (1, 0)  # the first use upgrades
+    assert set(sqlalchemy.inspect(empty_db).get_table_names()) == BASELINE_TABLES
+    assert _versions(empty_db) == ["0001"]
+    ratings = SQLFeedbackStore(MIGRATIONS_URL, "tbmig").recent()
+    assert [(r.message_id, r.rating, r.reason) for r in ratings] == [("m1", "down", "没说清楚")]
+    assert store.match("SC2025110300342", "0032") is not None
+
+
+def test_a_database_newer_than_the_program_is_refused(empty_db, monkeypatch, capsys):
+    shared.upgrade(empty_db, "tbmig")
+    with empty_db.begin() as conn:
+        conn.execute(sqlalchemy.text("UPDATE tbmig_alembic_version SET version_num = 'f00d2030'"))
+    with pytest.raises(shared.BackendError, match="f00d2030 is newer than this program"):
+        shared.upgrade(empty_db, "tbmig")
     with pytest.raises(shared.BackendError, match="newer"):
-        shared.migrate(eng, "tbunit", "m", steps[:1])
+        SQLFeedbackStore(MIGRATIONS_URL, "tbmig").recent()
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", MIGRATIONS_URL)
+    monkeypatch.setenv("TONGBAN_KEY_PREFIX", "tbmig")
+    assert main(["db", "current"]) == 2
+    assert "f00d2030 is newer than this program" in capsys.readouterr().err
+
+
+def test_db_commands_upgrade_and_print_the_revision(empty_db, monkeypatch, capsys):
+    monkeypatch.setenv("TONGBAN_DATABASE_URL", MIGRATIONS_URL)
+    monkeypatch.setenv("TONGBAN_KEY_PREFIX", "tbmig")
+    assert main(["db", "current"]) == 0
+    assert "还没有建表" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert "已从 空库 升级到 0001" in capsys.readouterr().out
+    assert main(["db", "upgrade"]) == 0
+    assert "已是最新版本 0001" in capsys.readouterr().out
+    assert main(["db", "current"]) == 0
+    out = capsys.readouterr().out
+    assert "表名前缀 tbmig" in out and "表结构版本 0001（最新）" in out
 
 
 def record(case_id="SC2025110300342") -> CaseRecord:
@@ -184,12 +309,8 @@ def test_sql_answer_log_finds_many_answers_and_forgets_old_ones():
     assert found[("s", "m0")] == Answered("s", "m0", "y", "where", "改过的回答")
     with shared.engine(URL).begin() as conn:
         conn.execute(sqlalchemy.text("UPDATE tbunit_answers SET at = 0 WHERE message_id = 'm1'"))
-        (version,) = conn.execute(
-            sqlalchemy.text(
-                "SELECT version FROM tbunit_schema_migrations WHERE component = 'answers'"
-            )
-        ).one()
-    assert version == 1
+        (version,) = conn.execute(sqlalchemy.text("SELECT * FROM tbunit_alembic_version")).one()
+    assert version == "0001"
     other._last_prune -= PRUNE_EVERY + 1  # an hour later
     other.note(Answered("s", "new", None, None, "新的回答"))
     assert log.find([("s", "m1")]) == {} and ("s", "m2") in log.find([("s", "m2")])

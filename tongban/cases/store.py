@@ -276,18 +276,6 @@ class SQLiteCaseStore:
         )
 
 
-_SQL_STEPS = (
-    # version 1: the same columns as the SQLite file's version 2 (hashed and masked at rest).
-    """CREATE TABLE {p}_cases (
-    case_key TEXT PRIMARY KEY, case_masked TEXT NOT NULL, item TEXT NOT NULL,
-    applicant_masked TEXT NOT NULL, id_last4_hash TEXT NOT NULL, phone_last4_hash TEXT NOT NULL,
-    region TEXT NOT NULL, status TEXT NOT NULL, status_note TEXT NOT NULL DEFAULT '',
-    accepted_at TEXT NOT NULL, due_at TEXT NOT NULL DEFAULT '', updated_at TEXT NOT NULL,
-    history TEXT NOT NULL DEFAULT '[]');
-    CREATE TABLE {p}_cases_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)""",
-)
-
-
 class SQLCaseStore(SQLiteCaseStore):
     """The shared case store: the same hashed and masked records in PostgreSQL (any SQLAlchemy
     URL), for several instances and `tongban cases import` on any machine."""
@@ -312,9 +300,7 @@ class SQLCaseStore(SQLiteCaseStore):
 
         if not self._ready:
             try:
-                shared.migrate(
-                    self.engine, self.prefix, "cases", [s.format(p=self.prefix) for s in _SQL_STEPS]
-                )
+                shared.ensure_schema(self.engine, self.prefix)
             except SQLAlchemyError as exc:
                 raise CaseStoreError(
                     f"办件数据库不可用 / case database unavailable: {type(exc).__name__}"

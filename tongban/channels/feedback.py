@@ -215,14 +215,6 @@ class FeedbackStore(_FeedbackQueries):
             conn.close()
 
 
-_SQL_STEPS = (
-    """CREATE TABLE {p}_feedback (
-    id BIGSERIAL PRIMARY KEY, session_id TEXT NOT NULL, message_id TEXT NOT NULL,
-    rating TEXT NOT NULL CHECK (rating IN ('up', 'down')), reason TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, UNIQUE (session_id, message_id))""",
-)
-
-
 class SQLFeedbackStore(_FeedbackQueries):
     """The shared version: the same ratings in PostgreSQL, one rating per answer whichever
     instance took it. Same methods and SQL as `FeedbackStore`."""
@@ -248,8 +240,7 @@ class SQLFeedbackStore(_FeedbackQueries):
         from tongban.stores import shared
 
         if not self._ready:
-            steps = [s.format(p=self.prefix) for s in _SQL_STEPS]
-            shared.migrate(self.engine, self.prefix, "feedback", steps)
+            shared.ensure_schema(self.engine, self.prefix)
             self._ready = True
         with self.engine.begin() as conn:
             result = conn.execute(text(sql), params)

@@ -21,20 +21,6 @@ from tongban.console.stores import (
     StaffError,
 )
 
-_STEPS = (
-    """CREATE TABLE IF NOT EXISTS staff (
-    name TEXT PRIMARY KEY, role TEXT NOT NULL, password_hash TEXT NOT NULL,
-    active INTEGER NOT NULL DEFAULT 1);
-    CREATE TABLE IF NOT EXISTS sessions (
-    key TEXT PRIMARY KEY, staff TEXT NOT NULL, csrf TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
-    last_seen DOUBLE PRECISION NOT NULL, client TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS sessions_staff ON sessions (staff);
-    CREATE TABLE IF NOT EXISTS audit (
-    id BIGSERIAL PRIMARY KEY, at DOUBLE PRECISION NOT NULL, agent TEXT NOT NULL,
-    action TEXT NOT NULL, "case" TEXT NOT NULL, result TEXT NOT NULL);
-    CREATE INDEX IF NOT EXISTS audit_at ON audit (at)""",
-)
-
 
 class _PGDatabase:
     """`run` and `rows` as in the SQLite `_Database`, with its `?` parameters, on PostgreSQL."""
@@ -44,7 +30,7 @@ class _PGDatabase:
 
         self.path = Path(url.rsplit("@", 1)[-1])
         self.engine = shared.engine(url)
-        shared.migrate(self.engine, prefix, "console", _STEPS)
+        shared.ensure_schema(self.engine, prefix)
 
     @staticmethod
     def _sql(sql: str) -> str:

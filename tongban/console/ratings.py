@@ -139,17 +139,9 @@ class SQLiteAnswerLog(_AnswerQueries):
             return self._conn().execute(sql, params).fetchall()
 
 
-_SQL_STEPS = (
-    """CREATE TABLE {p}_answers (
-    session_id TEXT NOT NULL, message_id TEXT NOT NULL, item TEXT, kind TEXT, lead TEXT NOT NULL,
-    at DOUBLE PRECISION NOT NULL, PRIMARY KEY (session_id, message_id));
-    CREATE INDEX {p}_answers_at ON {p}_answers (at)""",
-)
-
-
 class SQLAnswerLog(_AnswerQueries):
     """The shared answer log in PostgreSQL: an answer sent by one instance is found by the
-    console on any other. Table `<prefix>_answers`, migrated as the component "answers"."""
+    console on any other. Table `<prefix>_answers` (tongban/migrations)."""
 
     def __init__(self, url: str, prefix: str = "tongban") -> None:
         from tongban.stores import shared
@@ -173,8 +165,7 @@ class SQLAnswerLog(_AnswerQueries):
         from tongban.stores import shared
 
         if not self._ready:
-            steps = [s.format(p=self.prefix) for s in _SQL_STEPS]
-            shared.migrate(self.engine, self.prefix, "answers", steps)
+            shared.ensure_schema(self.engine, self.prefix)
             self._ready = True
         with self.engine.begin() as conn:
             result = conn.execute(text(sql), params)

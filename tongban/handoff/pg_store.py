@@ -15,25 +15,6 @@ from typing import Any
 
 from tongban.handoff.store import SQLiteHandoffStore
 
-_STEPS = (
-    """CREATE TABLE IF NOT EXISTS tickets (
-  id BIGSERIAL PRIMARY KEY, sender TEXT NOT NULL, channel TEXT NOT NULL, state TEXT NOT NULL,
-  agent TEXT, note TEXT, created DOUBLE PRECISION NOT NULL, taken DOUBLE PRECISION,
-  ended DOUBLE PRECISION);
-CREATE UNIQUE INDEX IF NOT EXISTS tickets_one_open ON tickets(sender)
-  WHERE state IN ('queued', 'active');
-CREATE INDEX IF NOT EXISTS tickets_state ON tickets(state, created);
-CREATE TABLE IF NOT EXISTS messages (
-  id BIGSERIAL PRIMARY KEY, ticket BIGINT NOT NULL REFERENCES tickets(id),
-  message_id TEXT NOT NULL UNIQUE, client_id TEXT, kind TEXT NOT NULL, agent TEXT,
-  sealed TEXT NOT NULL, shown TEXT NOT NULL, created DOUBLE PRECISION NOT NULL,
-  delivered INTEGER NOT NULL DEFAULT 0, UNIQUE (ticket, client_id));
-CREATE TABLE IF NOT EXISTS callbacks (
-  id BIGSERIAL PRIMARY KEY, channel TEXT NOT NULL, sealed TEXT NOT NULL, masked TEXT NOT NULL,
-  created DOUBLE PRECISION NOT NULL, state TEXT NOT NULL DEFAULT 'open', agent TEXT,
-  done DOUBLE PRECISION)""",
-)
-
 
 class _Cursor:
     def __init__(self, cursor: Any, lastrowid: int | None) -> None:
@@ -99,7 +80,7 @@ class PGHandoffStore(SQLiteHandoffStore):
     ) -> None:
         from tongban.stores import shared
 
-        shared.migrate(shared.engine(url), prefix, "handoff", _STEPS)
+        shared.ensure_schema(shared.engine(url), prefix)
         self.path = url.rsplit("@", 1)[-1]
         self.clock = clock
         self._lock = threading.Lock()

@@ -4,11 +4,11 @@
 known name ("sqlite", "memory", "sql", "redis", ...) picks the built-in class, a dotted path
 ("my.module.Store") names a class of your own with a `from_settings(settings)` class method.
 
-Schema migrations (PostgreSQL): no Alembic, on purpose, for a few small tables. Each component
-keeps an ordered list of SQL steps; the table `<prefix>_schema_migrations (component, version,
-applied_at)` records how many ran. `migrate()` runs the missing ones in one transaction under a
-PostgreSQL advisory lock, so instances starting together apply each step once. Steps are only
-ever appended, never edited.
+Schema migrations: Alembic, with the revisions in tongban/migrations/versions. `upgrade()` runs
+them on one connection holding a PostgreSQL advisory lock, so instances starting together apply
+each revision once; the stores call `ensure_schema()` (once per URL, prefix and process), the
+cluster runner and `tongban db upgrade` call `upgrade()`. Table names and the version table
+`<prefix>_alembic_version` carry the key prefix.
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from __future__ import annotations
 import importlib
 import threading
 import zlib
-from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tongban.settings import Settings
@@ -28,7 +27,8 @@ _lock = threading.Lock()
 
 
 class BackendError(ValueError):
-    """A backend name that is neither known nor an importable class."""
+    """A backend that cannot be used: a name neither known nor an importable class, a missing
+    setting, or a database schema newer than this program."""
 
 
 def create(
@@ -70,43 +70,76 @@ def engine(url: str) -> Any:
         return _engines[url]
 
 
-def migrate(eng: Any, prefix: str, component: str, steps: Sequence[str]) -> int:
-    """Bring `component`'s tables to version len(steps); returns the number of steps applied."""
+# ---------------------------------------------------------------- schema (Alembic) ----------
+
+# One advisory lock for every prefix in a database: the handoff and console tables have no
+# prefix, so two prefixes migrating at once would race to create them.
+_MIGRATION_LOCK = zlib.crc32(b"tongban_alembic")
+_upgraded: set[tuple[str, str]] = set()
+_schema_lock = threading.Lock()
+
+
+def alembic_config(prefix: str = "tongban", connection: Any = None) -> Any:
+    """Alembic's configuration for the tables of `prefix`: the revisions packaged in
+    tongban.migrations, run on `connection` (env.py takes both from `attributes`)."""
+    from importlib import resources
+
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("tongban.migrations")))
+    config.attributes["prefix"] = prefix
+    config.attributes["connection"] = connection
+    return config
+
+
+def _revisions(conn: Any, prefix: str) -> tuple[str | None, str]:
+    """(the database's revision for `prefix` or None, this program's head); a revision this
+    program does not know means the database was upgraded by a newer Tongban."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(alembic_config(prefix))
+    head = script.get_current_head()
+    table = f"{prefix}_alembic_version"
+    current = MigrationContext.configure(conn, opts={"version_table": table}).get_current_revision()
+    known = {s.revision for s in script.walk_revisions()}
+    if current is not None and current not in known:
+        raise BackendError(
+            f"{table}: database schema revision {current} is newer than this program"
+            f" (its newest is {head}): upgrade Tongban"
+        )
+    return current, head or ""
+
+
+def current(eng: Any, prefix: str) -> tuple[str | None, str]:
+    """(the revision of `prefix`'s tables, or None before the first upgrade; the newest one)."""
+    with eng.connect() as conn:
+        return _revisions(conn, prefix)
+
+
+def upgrade(eng: Any, prefix: str) -> tuple[str | None, str]:
+    """Bring `prefix`'s tables to the newest revision in one transaction; returns (revision
+    before, revision now). Waits for another instance's upgrade, then finds nothing to do."""
+    from alembic import command
     from sqlalchemy import text
 
-    table = f"{prefix}_schema_migrations"
     with eng.begin() as conn:
         if eng.dialect.name == "postgresql":
-            conn.execute(
-                text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(table.encode())}
-            )
-        conn.execute(
-            text(
-                f"CREATE TABLE IF NOT EXISTS {table} (component TEXT PRIMARY KEY,"
-                " version INTEGER NOT NULL, applied_at TEXT NOT NULL)"
-            )
-        )
-        row = conn.execute(
-            text(f"SELECT version FROM {table} WHERE component = :c"), {"c": component}
-        ).fetchone()
-        version = row[0] if row else 0
-        if version > len(steps):
-            raise BackendError(
-                f"{component}: database schema version {version} is newer than this program"
-                f" ({len(steps)}): upgrade Tongban"
-            )
-        for step in steps[version:]:
-            for statement in step.split(";"):
-                if statement.strip():
-                    conn.execute(text(statement))
-        if version < len(steps):
-            stamp = datetime.now(UTC).isoformat(timespec="seconds")
-            conn.execute(text(f"DELETE FROM {table} WHERE component = :c"), {"c": component})
-            conn.execute(
-                text(f"INSERT INTO {table} (component, version, applied_at) VALUES (:c, :v, :a)"),
-                {"c": component, "v": len(steps), "a": stamp},
-            )
-        return len(steps) - version
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+        before, head = _revisions(conn, prefix)
+        if before != head:
+            command.upgrade(alembic_config(prefix, conn), "head")
+    return before, head
+
+
+def ensure_schema(eng: Any, prefix: str) -> None:
+    """`upgrade()` the first time a store of this process uses (URL, prefix)."""
+    key = (str(eng.url), prefix)
+    with _schema_lock:
+        if key not in _upgraded:
+            upgrade(eng, prefix)
+            _upgraded.add(key)
 
 
 # ---------------------------------------------------------------- Redis ---------------------
