@@ -15,7 +15,7 @@ from tongban.settings import settings
 ROOT = Path(__file__).resolve().parent.parent
 # One key for the whole test run, so values signed at import (message ids, say) still verify after
 # a test re-reads the settings; a test about a missing key removes it with monkeypatch.
-os.environ.setdefault("TONGBAN_SECRET_KEY", "tests-only-secret-key-not-for-servers")
+os.environ.setdefault("TONGBAN_SECRET_KEY", "pytest-run-secret-key")
 KNOWLEDGE = ROOT / "knowledge"
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -68,13 +69,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _config_files(folder: Path, actions_port: int) -> tuple[Path, Path]:
-    """credentials.yml and endpoints.yml as the project has them, with files under `folder`."""
+def _config_files(folder: Path, actions_port: int, extra: dict) -> tuple[Path, Path]:
+    """credentials.yml and endpoints.yml as the project has them, with files under `folder` and
+    the channel entries of `extra` added."""
     credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8"))
     webchat = credentials.get("tongban.channels.webchat.WebChatInput") or {}
     credentials["tongban.channels.webchat.WebChatInput"] = webchat | {
         "feedback_db": str(folder / "feedback.db")
     }
+    credentials.update(extra)
     endpoints = yaml.safe_load((ROOT / "endpoints.yml").read_text(encoding="utf-8"))
     endpoints["action_endpoint"]["url"] = f"http://localhost:{actions_port}/webhook"
     if (endpoints.get("tracker_store") or {}).get("dialect") == "sqlite":
@@ -85,64 +88,106 @@ def _config_files(folder: Path, actions_port: int) -> tuple[Path, Path]:
     return paths
 
 
-@pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+@dataclass
+class Started:
+    """tools/run.sh running on its own ports, with every database of its own under `folder`."""
+
+    rasa_port: int
+    folder: Path
+    output: Path
+    started_in: float
+
+    def url(self, path: str) -> str:
+        return f"http://localhost:{self.rasa_port}/{path}"
+
+
+@contextlib.contextmanager
+def run_servers(
+    folder: Path,
+    env: dict[str, str] | None = None,
+    credentials: dict | None = None,
+    prepare: Callable[[dict[str, str]], None] | None = None,
+) -> Iterator[Started]:
+    """Start tools/run.sh on free ports with fresh secrets and its own tracker, rating, case,
+    console, answer and handoff databases in `folder` (never the project's var/, so a `make run`
+    is left alone), plus `env`; `credentials` adds channel entries; `prepare(env)` runs before
+    the start (staff accounts, case imports). Waits for the printed URLs; stops the whole process
+    group at the end."""
     if not (ROOT / "models" / "tongban.tar.gz").is_file():
         pytest.fail("models/tongban.tar.gz is missing: run `make train` first")
-    folder = tmp_path_factory.mktemp("servers")
     rasa_port, actions_port = free_port(), free_port()
-    credentials, endpoints = _config_files(folder, actions_port)
+    credentials_file, endpoints_file = _config_files(folder, actions_port, credentials or {})
+    full_env = (
+        os.environ
+        | {
+            "RASA_PORT": str(rasa_port),
+            "ACTIONS_PORT": str(actions_port),
+            "TONGBAN_CREDENTIALS": str(credentials_file),
+            "TONGBAN_ENDPOINTS": str(endpoints_file),
+            "TONGBAN_LOG_DIR": str(folder),
+            "TONGBAN_START_TIMEOUT": str(START_TIMEOUT),
+            "TONGBAN_SECRET_KEY": secrets.token_urlsafe(32),
+            "TONGBAN_ACTION_TOKEN": secrets.token_urlsafe(32),
+            "TONGBAN_CASES_DB": str(folder / "cases.db"),
+            "TONGBAN_CONSOLE_DB": str(folder / "console.db"),
+            "TONGBAN_ANSWERS_DB": str(folder / "answers.db"),
+            "TONGBAN_HANDOFF_DB": str(folder / "handoff.db"),
+            "RASA_TELEMETRY_ENABLED": "false",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+        | (env or {})
+    )
+    if prepare is not None:
+        prepare(full_env)
     output = folder / "run.out"
-    env = os.environ | {
-        "RASA_PORT": str(rasa_port),
-        "ACTIONS_PORT": str(actions_port),
-        "TONGBAN_CREDENTIALS": str(credentials),
-        "TONGBAN_ENDPOINTS": str(endpoints),
-        "TONGBAN_LOG_DIR": str(folder),
-        "TONGBAN_START_TIMEOUT": str(START_TIMEOUT),
-        # The servers' own state, never the project's var/ (a handoff queue, console logins).
-        "TONGBAN_HANDOFF_DB": str(folder / "handoff.db"),
-        "TONGBAN_CONSOLE_DB": str(folder / "console.db"),
-        "TONGBAN_ANSWERS_DB": str(folder / "answers.db"),
-        "RASA_TELEMETRY_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
     started = time.monotonic()
     with output.open("wb") as out:
         process = subprocess.Popen(
-            ["bash", "tools/run.sh"],
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            ["bash", "tools/run.sh"], cwd=ROOT, env=full_env, stdout=out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # its own process group, stopped as one below
-        )
-    base = f"http://localhost:{rasa_port}/webhooks/webchat/"
+        )  # fmt: skip
+    ready = f"网页聊天 / web chat: http://localhost:{rasa_port}/webhooks/webchat/"
+
+    def banner_printed(text: str) -> bool:  # the whole banner, up to its last line
+        return ready in text and "Ctrl-C to stop" in text
+
     try:
-        while True:
-            text = output.read_text(encoding="utf-8", errors="replace")
-            if f"网页聊天 / web chat: {base}" in text:
-                break
+        while not banner_printed(text := output.read_text(encoding="utf-8", errors="replace")):
             if process.poll() is not None or time.monotonic() - started > START_TIMEOUT + 30:
                 logs = "".join(
-                    _tail(folder / name)
-                    for name in ("rasa.log", "actions.log")
-                    if (folder / name).exists()
+                    _tail(folder / n) for n in ("rasa.log", "actions.log") if (folder / n).exists()
                 )
                 pytest.fail(f"tools/run.sh did not start the servers:\n{text}\n{logs}")
             time.sleep(1)
-        servers = Servers(
-            base=base,
-            rasa_port=rasa_port,
-            feedback_db=folder / "feedback.db",
-            output=output,
-            logs=folder,
-            started_in=time.monotonic() - started,
-        )
-        yield servers
+        yield Started(rasa_port, folder, output, time.monotonic() - started)
     finally:
         _stop(process)
+
+
+def tongban_command(args: list[str], env: dict[str, str], stdin: str = "") -> None:
+    """The `tongban` CLI with the servers' environment (staff accounts, case imports)."""
+    result = subprocess.run(
+        [str(ROOT / ".venv/bin/tongban"), *args], input=stdin, capture_output=True, text=True,
+        env=env, cwd=ROOT, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    folder = tmp_path_factory.mktemp("servers")
+    try:
+        with run_servers(folder) as started:
+            yield Servers(
+                base=started.url("webhooks/webchat/"),
+                rasa_port=started.rasa_port,
+                feedback_db=folder / "feedback.db",
+                output=started.output,
+                logs=folder,
+                started_in=started.started_in,
+            )
+    finally:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         for name in ("rasa.log", "actions.log", "run.out"):
             if (folder / name).exists():

@@ -9,9 +9,6 @@ tools/run.sh on free ports, with their own console, case, rating and answer data
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,19 +16,9 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import (
-    ROOT,
-    START_TIMEOUT,
-    _config_files,
-    _stop,
-    _tail,
-    free_port,
-    open_context,
-    screenshot,
-)
+from tests.browser.conftest import open_context, run_servers, screenshot, tongban_command
 from tests.browser.test_webchat_page import ask, last_answer, wait_for_greeting
 
 AGENT, ADMIN = "agent01", "admin01"
@@ -45,59 +32,22 @@ class Console:
     output: Path
 
 
-def _tongban(args: list[str], env: dict[str, str], stdin: str = "") -> None:
-    result = subprocess.run(
-        [str(ROOT / ".venv/bin/tongban"), *args], input=stdin, capture_output=True, text=True,
-        env=env, cwd=ROOT, timeout=120,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    if not (ROOT / "models" / "tongban.tar.gz").is_file():
-        pytest.fail("models/tongban.tar.gz is missing: run `make train` first")
     folder = tmp_path_factory.mktemp("console")
-    rasa_port, actions_port = free_port(), free_port()
-    credentials, endpoints = _config_files(folder, actions_port)
-    data = yaml.safe_load(credentials.read_text(encoding="utf-8"))
-    data["tongban.console.channel.ConsoleInput"] = {"feedback_db": str(folder / "feedback.db")}
-    credentials.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    env = os.environ | {
-        "RASA_PORT": str(rasa_port),
-        "ACTIONS_PORT": str(actions_port),
-        "TONGBAN_CREDENTIALS": str(credentials),
-        "TONGBAN_ENDPOINTS": str(endpoints),
-        "TONGBAN_LOG_DIR": str(folder),
-        "TONGBAN_START_TIMEOUT": str(START_TIMEOUT),
-        "TONGBAN_SECRET_KEY": secrets.token_urlsafe(32),
-        "TONGBAN_ACTION_TOKEN": secrets.token_urlsafe(32),
-        "TONGBAN_CONSOLE_DB": str(folder / "console.db"),
-        "TONGBAN_CASES_DB": str(folder / "cases.db"),
-        "TONGBAN_ANSWERS_DB": str(folder / "answers.db"),
-        "RASA_TELEMETRY_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
+
+    def prepare(env: dict[str, str]) -> None:
+        tongban_command(["cases", "import", "demo/cases.yaml"], env)
+        for name, role in ((AGENT, "agent"), (ADMIN, "admin")):
+            tongban_command(
+                ["staff", "add", name, "--role", role, "--password-stdin"], env, PASSWORD + "\n"
+            )
+
+    console_entry = {
+        "tongban.console.channel.ConsoleInput": {"feedback_db": str(folder / "feedback.db")}
     }
-    _tongban(["cases", "import", "demo/cases.yaml"], env)
-    _tongban(["staff", "add", AGENT, "--role", "agent", "--password-stdin"], env, PASSWORD + "\n")
-    _tongban(["staff", "add", ADMIN, "--role", "admin", "--password-stdin"], env, PASSWORD + "\n")
-    output = folder / "run.out"
-    started = time.monotonic()
-    with output.open("wb") as out:
-        process = subprocess.Popen(
-            ["bash", "tools/run.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-    url = f"http://localhost:{rasa_port}/console/"
-    try:
-        while f"热线工作台 / console:     {url}" not in output.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() - started > START_TIMEOUT + 30:
-                logs = "".join(_tail(folder / n) for n in ("rasa.log",) if (folder / n).exists())
-                pytest.fail(f"tools/run.sh did not start:\n{output.read_text()}\n{logs}")
-            time.sleep(1)
-        yield Console(url, output)
-    finally:
-        _stop(process)
+    with run_servers(folder, credentials=console_entry, prepare=prepare) as started:
+        yield Console(started.url("console/"), started.output)
 
 
 def sign_in(page: Page, console: Console, name: str) -> None:

@@ -10,10 +10,6 @@ hour and a `make run` is left alone. Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,16 +18,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import (
-    ROOT,
-    START_TIMEOUT,
-    _config_files,
-    _stop,
-    _tail,
-    free_port,
-    open_context,
-    screenshot,
-)
+from tests.browser.conftest import open_context, run_servers, screenshot, tongban_command
 
 AGENT = "agent07"
 PASSWORD = "handoff-demo-2026"
@@ -56,53 +43,15 @@ def after_hours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
 
 
 def _start(tmp_path_factory: pytest.TempPathFactory, hours: str) -> Iterator[Servers]:
-    if not (ROOT / "models" / "tongban.tar.gz").is_file():
-        pytest.fail("models/tongban.tar.gz is missing: run `make train` first")
     folder = tmp_path_factory.mktemp("handoff")
-    rasa_port, actions_port = free_port(), free_port()
-    credentials, endpoints = _config_files(folder, actions_port)
-    env = os.environ | {
-        "RASA_PORT": str(rasa_port),
-        "ACTIONS_PORT": str(actions_port),
-        "TONGBAN_CREDENTIALS": str(credentials),
-        "TONGBAN_ENDPOINTS": str(endpoints),
-        "TONGBAN_LOG_DIR": str(folder),
-        "TONGBAN_START_TIMEOUT": str(START_TIMEOUT),
-        "TONGBAN_SECRET_KEY": secrets.token_urlsafe(32),
-        "TONGBAN_ACTION_TOKEN": secrets.token_urlsafe(32),
-        "TONGBAN_CONSOLE_DB": str(folder / "console.db"),
-        "TONGBAN_ANSWERS_DB": str(folder / "answers.db"),
-        "TONGBAN_CASES_DB": str(folder / "cases.db"),
-        "TONGBAN_HANDOFF_DB": str(folder / "handoff.db"),
-        "TONGBAN_HANDOFF_HOURS": hours,
-        "RASA_TELEMETRY_ENABLED": "false",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-    staff = subprocess.run(
-        [str(ROOT / ".venv/bin/tongban"), "staff", "add", AGENT, "--role", "agent",
-         "--password-stdin"],
-        input=PASSWORD + "\n", capture_output=True, text=True, env=env, cwd=ROOT, timeout=120,
-    )  # fmt: skip
-    assert staff.returncode == 0, staff.stderr
-    output = folder / "run.out"
-    started = time.monotonic()
-    with output.open("wb") as out:
-        process = subprocess.Popen(
-            ["bash", "tools/run.sh"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
-    chat = f"http://localhost:{rasa_port}/webhooks/webchat/"
-    try:
-        while f"网页聊天 / web chat: {chat}" not in output.read_text(errors="replace"):
-            if process.poll() is not None or time.monotonic() - started > START_TIMEOUT + 30:
-                logs = "".join(
-                    _tail(folder / n) for n in ("rasa.log", "actions.log") if (folder / n).exists()
-                )
-                pytest.fail(f"tools/run.sh did not start:\n{output.read_text()}\n{logs}")
-            time.sleep(1)
-        yield Servers(chat, f"http://localhost:{rasa_port}/console/", folder)
-    finally:
-        _stop(process)
+
+    def prepare(env: dict[str, str]) -> None:
+        tongban_command(
+            ["staff", "add", AGENT, "--role", "agent", "--password-stdin"], env, PASSWORD + "\n"
+        )
+
+    with run_servers(folder, {"TONGBAN_HANDOFF_HOURS": hours}, prepare=prepare) as started:
+        yield Servers(started.url("webhooks/webchat/"), started.url("console/"), folder)
 
 
 def bot_messages(page: Page):

@@ -25,6 +25,7 @@ from pathlib import Path
 from tongban.channels.inbound import SESSION_ID, BadRequest, parse_json_object
 from tongban.security.keys import Keys
 from tongban.security.redact import redact
+from tongban.stores import shared
 
 RATINGS = ("up", "down")
 MAX_REASON = 500
@@ -215,36 +216,12 @@ class FeedbackStore(_FeedbackQueries):
             conn.close()
 
 
-class SQLFeedbackStore(_FeedbackQueries):
+class SQLFeedbackStore(shared.PostgresTable, _FeedbackQueries):
     """The shared version: the same ratings in PostgreSQL, one rating per answer whichever
     instance took it. Same methods and SQL as `FeedbackStore`."""
 
     def __init__(self, url: str, prefix: str = "tongban") -> None:
-        from tongban.stores import shared
-
-        self.path = Path(url.rsplit("@", 1)[-1])  # for log lines: never the password
-        self.prefix = prefix
-        self.table = f"{prefix}_feedback"
-        self.engine = shared.engine(url)
-        self._ready = False
-
-    @classmethod
-    def from_settings(cls, settings) -> SQLFeedbackStore:
-        from tongban.stores.shared import need
-
-        return cls(need(settings.database_url, "database_url"), settings.key_prefix)
-
-    def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
-        from sqlalchemy import text
-
-        from tongban.stores import shared
-
-        if not self._ready:
-            shared.ensure_schema(self.engine, self.prefix)
-            self._ready = True
-        with self.engine.begin() as conn:
-            result = conn.execute(text(sql), params)
-            return [tuple(row) for row in result] if result.returns_rows else []
+        shared.PostgresTable.__init__(self, url, prefix, "feedback")
 
 
 def feedback_store(path: str | Path, settings=None):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from tongban.channels.feedback import StoredFeedback
+from tongban.stores import shared
 
 MAX_LEAD = 200
 KEEP_SECONDS = 180 * 86400  # answers older than this are forgotten (a rating comes minutes after)
@@ -139,37 +140,13 @@ class SQLiteAnswerLog(_AnswerQueries):
             return self._conn().execute(sql, params).fetchall()
 
 
-class SQLAnswerLog(_AnswerQueries):
+class SQLAnswerLog(shared.PostgresTable, _AnswerQueries):
     """The shared answer log in PostgreSQL: an answer sent by one instance is found by the
     console on any other. Table `<prefix>_answers` (tongban/migrations)."""
 
     def __init__(self, url: str, prefix: str = "tongban") -> None:
-        from tongban.stores import shared
-
-        super().__init__()
-        self.path = Path(url.rsplit("@", 1)[-1])  # for log lines: never the password
-        self.prefix = prefix
-        self.table = f"{prefix}_answers"
-        self.engine = shared.engine(url)
-        self._ready = False
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> SQLAnswerLog:
-        from tongban.stores.shared import need
-
-        return cls(need(settings.database_url, "database_url"), settings.key_prefix)
-
-    def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
-        from sqlalchemy import text
-
-        from tongban.stores import shared
-
-        if not self._ready:
-            shared.ensure_schema(self.engine, self.prefix)
-            self._ready = True
-        with self.engine.begin() as conn:
-            result = conn.execute(text(sql), params)
-            return [tuple(row) for row in result] if result.returns_rows else []
+        _AnswerQueries.__init__(self)
+        shared.PostgresTable.__init__(self, url, prefix, "answers")
 
 
 def answer_log(settings: Any = None) -> AnswerLog:

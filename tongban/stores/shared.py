@@ -17,6 +17,7 @@ import importlib
 import threading
 import zlib
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from tongban.settings import Settings
@@ -140,6 +141,30 @@ def ensure_schema(eng: Any, prefix: str) -> None:
         if key not in _upgraded:
             upgrade(eng, prefix)
             _upgraded.add(key)
+
+
+class PostgresTable:
+    """A store's PostgreSQL table `<prefix>_<name>`: the engine for `url`, the schema brought to
+    head on first use, and `_run(sql, params)` for the SQL text its queries share with SQLite
+    (named parameters, :name). Subclasses add `from_settings`."""
+
+    def __init__(self, url: str, prefix: str, name: str) -> None:
+        self.path = Path(url.rsplit("@", 1)[-1])  # for log lines: never the password
+        self.prefix = prefix
+        self.table = f"{prefix}_{name}"
+        self.engine = engine(url)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Any:
+        return cls(need(settings.database_url, "database_url"), settings.key_prefix)
+
+    def _run(self, sql: str, params: dict[str, object]) -> list[tuple]:
+        from sqlalchemy import text
+
+        ensure_schema(self.engine, self.prefix)
+        with self.engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return [tuple(row) for row in result] if result.returns_rows else []
 
 
 # ---------------------------------------------------------------- Redis ---------------------
