@@ -75,7 +75,7 @@ class Settings:
     wechat_store: str = "memory"  # WeChat dedup, nonces, numbered options, quota: memory | redis
     console_backend: str = "sqlite"  # console staff, sessions, audit: sqlite (console_db) | sql
     handoff_backend: str = "sqlite"  # handoff queue, messages, callbacks: sqlite (handoff_db) | sql
-    key_prefix: str = "tongban"  # Redis keys and PostgreSQL table names start with it
+    key_prefix: str = "tongban"  # Redis keys and most PostgreSQL table names start with it
     # The date answers are given for (TONGBAN_AS_OF, YYYY-MM-DD); None means today, read at each
     # message. A message's `as_of` metadata overrides it (tongban/dates.py).
     as_of: dt.date | None = None
