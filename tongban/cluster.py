@@ -9,7 +9,8 @@ list of upstreams from `nginx_conf()`. See README, "Several machines".
 
 Used by tools/run_cluster.sh, the cluster tests (tests/cluster) and the scaling benchmark
 (bench/scaling.py), from the project folder (relative paths are the working directory's).
-Everything listens on 127.0.0.1 unless TONGBAN_HOST says otherwise.
+nginx listens on TONGBAN_HOST (127.0.0.1 unless configured otherwise); the Rasa and action
+servers behind it listen on loopback only.
 
 Settings for `python -m tongban.cluster` (tongban/settings.py): TONGBAN_CLUSTER_SIZE (2),
 TONGBAN_CLUSTER_PORT (8080), TONGBAN_CLUSTER_BASE_PORT (5301: Rasa on 5301.., action servers on
@@ -314,7 +315,10 @@ class Cluster:
             )
         (self.log_dir / "nginx.conf").write_text(
             nginx_conf(
-                self.port, [f"127.0.0.1:{i.rasa_port}" for i in self.instances], self.log_dir
+                self.port,
+                [f"127.0.0.1:{i.rasa_port}" for i in self.instances],
+                self.log_dir,
+                listen=settings().host,
             )
         )
         if import_demo:
@@ -338,9 +342,8 @@ class Cluster:
 
     def start_rasa(self, i: int) -> None:
         inst = self.instances[i]
-        host = settings().host
-        inst.rasa = subprocess.Popen(
-            [str(BIN / "rasa"), "run", "--interface", host, "--port", str(inst.rasa_port),
+        inst.rasa = subprocess.Popen(  # behind nginx: loopback only
+            [str(BIN / "rasa"), "run", "--interface", "127.0.0.1", "--port", str(inst.rasa_port),
              "--model", str(self.model), "--endpoints", str(self.log_dir / f"endpoints.{i + 1}.yml"),
              "--credentials", "credentials.yml"],
             env=self.env(), stdout=self._log(f"rasa.{i + 1}.log"),
